@@ -1,0 +1,210 @@
+//! The service harness: everything a Kiln service process needs besides its own logic.
+//!
+//! Invariant: only this crate knows how to boot a process (config, telemetry, NATS,
+//! Postgres, migrations, health, metrics, shutdown) and how work items are delivered.
+//! Service crates implement [`harness::Handler`] and call [`Runtime::start`] and
+//! [`Runtime::run`].
+
+pub mod config;
+pub mod envelope;
+pub mod harness;
+pub mod http;
+pub mod metrics;
+pub mod nats;
+pub mod relay;
+pub mod tasklog;
+pub mod telemetry;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use kiln_contracts::Subjects;
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+use tokio_util::sync::CancellationToken;
+
+pub use config::{Config, Secret};
+pub use harness::{Binding, Handler, HandlerError, Job, Next, RunStatus};
+pub use tokio_util::sync::CancellationToken as Shutdown;
+
+use crate::metrics::Metrics;
+use crate::relay::RelayHandle;
+
+/// Errors that stop a service from starting or running.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Config(#[from] config::Error),
+    #[error(transparent)]
+    Prefix(#[from] kiln_contracts::subjects::InvalidPrefix),
+    #[error("nats: {0}")]
+    Nats(String),
+    #[error("postgres")]
+    Database(#[source] sqlx::Error),
+    #[error("database migrations failed")]
+    Migrate(#[source] sqlx::migrate::MigrateError),
+    #[error("cannot listen on {addr}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("shut down before the service was ready")]
+    Cancelled,
+    #[error("the harness closed")]
+    Closed,
+}
+
+/// Settings of the harness a handler runs under (the `[runtime]` section, resolved).
+#[derive(Debug, Clone)]
+pub struct HarnessConfig {
+    pub concurrency: usize,
+    pub ack_wait_secs: u64,
+    pub max_deliver: i64,
+    pub retry_base_ms: u64,
+    pub shutdown_grace_secs: u64,
+}
+
+/// What every handler can reach: connections, subjects, data directory, metrics.
+pub struct Ctx {
+    pub db: PgPool,
+    pub nats: async_nats::Client,
+    pub js: async_nats::jetstream::Context,
+    pub subjects: Subjects,
+    pub data_dir: PathBuf,
+    pub service: &'static str,
+    /// This replica's name in stage runs.
+    pub worker: String,
+    pub metrics: Metrics,
+    pub config: HarnessConfig,
+    relay: RelayHandle,
+}
+
+impl Ctx {
+    /// Wakes the outbox relay after a transaction that wrote outbox rows.
+    pub fn wake_relay(&self) {
+        self.relay.wake();
+    }
+}
+
+/// A booted service process.
+pub struct Runtime {
+    pub cx: Arc<Ctx>,
+    pub config: Config,
+    relay: tokio::task::JoinHandle<()>,
+    relay_stop: CancellationToken,
+}
+
+impl Runtime {
+    /// Connects to NATS and Postgres (waiting for them while `shutdown` allows), applies
+    /// migrations, ensures streams exist and starts the outbox relay.
+    pub async fn start(config: Config, service: &'static str, shutdown: &CancellationToken) -> Result<Self, Error> {
+        let subjects = Subjects::new(&config.nats.prefix)?;
+        let nats = wait_for("nats", shutdown, || connect_nats(&config.nats.url)).await?;
+        let js = async_nats::jetstream::new(nats.clone());
+        nats::ensure_streams(&js, &subjects).await?;
+        let db = wait_for("postgres", shutdown, || connect_db(&config)).await?;
+        kiln_store::MIGRATOR.run(&db).await.map_err(Error::Migrate)?;
+
+        let worker = config.runtime.worker_id.clone().unwrap_or_else(|| {
+            let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+            format!("{service}-{}@{}", std::process::id(), host.trim())
+        });
+        let metrics = Metrics::new();
+        let relay = RelayHandle::default();
+        let relay_stop = CancellationToken::new();
+        let relay_task = tokio::spawn(relay::run(
+            db.clone(),
+            js.clone(),
+            relay.clone(),
+            metrics.clone(),
+            relay_stop.clone(),
+        ));
+        let rc = &config.runtime;
+        let cx = Arc::new(Ctx {
+            db,
+            nats,
+            js,
+            subjects,
+            data_dir: rc.data_dir.clone(),
+            service,
+            worker,
+            metrics,
+            config: HarnessConfig {
+                concurrency: rc.concurrency,
+                ack_wait_secs: rc.ack_wait_secs,
+                max_deliver: rc.max_deliver,
+                retry_base_ms: rc.retry_base_ms,
+                shutdown_grace_secs: rc.shutdown_grace_secs,
+            },
+            relay,
+        });
+        tracing::info!(service, worker = %cx.worker, prefix = %cx.subjects.prefix(), "runtime ready");
+        Ok(Self {
+            cx,
+            config,
+            relay: relay_task,
+            relay_stop,
+        })
+    }
+
+    /// Serves `/health` and `/metrics` on the `[runtime] http` address.
+    pub async fn serve_health(&self, shutdown: &CancellationToken) -> Result<SocketAddr, Error> {
+        let (addr, _handle) =
+            http::serve(http::router(self.cx.clone()), self.config.runtime.http, shutdown.clone()).await?;
+        tracing::info!(%addr, "health and metrics listening");
+        Ok(addr)
+    }
+
+    /// Consumes work for `handler` until `shutdown`.
+    pub async fn run<H: Handler>(&self, handler: H, shutdown: CancellationToken) -> Result<(), Error> {
+        harness::run(self.cx.clone(), handler, shutdown).await
+    }
+
+    /// Stops the relay after a last drain of the outbox.
+    pub async fn finish(self) {
+        self.relay_stop.cancel();
+        let _ = self.relay.await;
+        self.cx.nats.flush().await.ok();
+    }
+}
+
+async fn connect_nats(url: &str) -> Result<async_nats::Client, String> {
+    async_nats::ConnectOptions::new()
+        .name("kiln")
+        .connection_timeout(Duration::from_secs(5))
+        .connect(url)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+async fn connect_db(config: &Config) -> Result<PgPool, String> {
+    PgPoolOptions::new()
+        .max_connections(config.database.max_connections)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect(config.database.url.expose())
+        .await
+        .map_err(|e| harness::error_chain(&e))
+}
+
+/// Retries `connect` with backoff until it succeeds or `shutdown` fires.
+async fn wait_for<T, F, Fut>(what: &str, shutdown: &CancellationToken, mut connect: F) -> Result<T, Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, String>>,
+{
+    let mut delay = Duration::from_millis(200);
+    loop {
+        match connect().await {
+            Ok(v) => return Ok(v),
+            Err(e) => tracing::warn!(error = %e, retry_in = ?delay, "waiting for {what}"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = shutdown.cancelled() => return Err(Error::Cancelled),
+        }
+        delay = (delay * 2).min(Duration::from_secs(5));
+    }
+}

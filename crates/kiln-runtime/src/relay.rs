@@ -1,0 +1,115 @@
+//! The outbox relay: publishes rows written by committed transactions and marks them sent.
+//!
+//! Every service process runs one. Rows are claimed with `FOR UPDATE SKIP LOCKED`, so relays
+//! of many replicas share the work; a relay that dies after publishing but before marking
+//! leaves the rows to be published again, and JetStream drops the copies by `Nats-Msg-Id`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kiln_store::delivery;
+use sqlx::PgPool;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::envelope::nats_headers;
+use crate::metrics::Metrics;
+
+const BATCH: i64 = 200;
+/// Picks up rows left by other processes (or missed notifications) at this pace.
+const POLL: Duration = Duration::from_millis(500);
+
+/// Wakes the relay right after a transaction wrote outbox rows.
+#[derive(Clone, Default)]
+pub struct RelayHandle {
+    notify: Arc<Notify>,
+}
+
+impl RelayHandle {
+    pub fn wake(&self) {
+        self.notify.notify_one();
+    }
+}
+
+/// Runs until `shutdown`, then drains what is pending once more.
+pub async fn run(
+    db: PgPool,
+    js: async_nats::jetstream::Context,
+    handle: RelayHandle,
+    metrics: Metrics,
+    shutdown: CancellationToken,
+) {
+    let mut failures = 0u32;
+    loop {
+        match drain(&db, &js, &metrics).await {
+            Ok(_) => failures = 0,
+            Err(e) => {
+                failures = failures.saturating_add(1);
+                tracing::warn!(error = %e, failures, "outbox relay failed; rows stay pending");
+            }
+        }
+        let backoff = if failures == 0 {
+            POLL
+        } else {
+            Duration::from_millis(200 * 2u64.pow(failures.min(6)))
+        };
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = handle.notify.notified() => {}
+            _ = tokio::time::sleep(backoff) => {}
+        }
+    }
+    if let Err(e) = drain(&db, &js, &metrics).await {
+        tracing::warn!(error = %e, "final outbox drain failed; another relay will publish");
+    }
+}
+
+/// Publishes everything pending, batch by batch. Returns how many messages went out.
+pub async fn drain(
+    db: &PgPool,
+    js: &async_nats::jetstream::Context,
+    metrics: &Metrics,
+) -> Result<usize, RelayError> {
+    let mut total = 0;
+    loop {
+        let started = Instant::now();
+        let mut tx = db.begin().await.map_err(kiln_store::Error::from)?;
+        let batch = delivery::claim_pending(&mut tx, BATCH).await?;
+        if batch.is_empty() {
+            break;
+        }
+        // Send all, then await all acks: one round trip per batch, order kept on the wire.
+        let mut acks = Vec::with_capacity(batch.len());
+        for msg in &batch {
+            let ack = js
+                .publish_with_headers(msg.subject.clone(), nats_headers(msg), msg.payload.clone().into())
+                .await
+                .map_err(|e| RelayError::Publish(e.to_string()))?;
+            acks.push(ack);
+        }
+        for ack in acks {
+            ack.await.map_err(|e| RelayError::Publish(e.to_string()))?;
+        }
+        let ids: Vec<_> = batch.iter().map(|m| m.id).collect();
+        delivery::mark_sent(&mut tx, &ids).await?;
+        tx.commit().await.map_err(kiln_store::Error::from)?;
+        metrics.outbox_published.inc_by(ids.len() as u64);
+        metrics.relay_seconds.observe(started.elapsed().as_secs_f64());
+        total += ids.len();
+        if (batch.len() as i64) < BATCH {
+            break;
+        }
+    }
+    if let Ok(n) = delivery::pending_count(db).await {
+        metrics.outbox_pending.set(n);
+    }
+    Ok(total)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    #[error("outbox storage")]
+    Store(#[from] kiln_store::Error),
+    #[error("publish to jetstream failed: {0}")]
+    Publish(String),
+}

@@ -1,0 +1,1 @@
+//! Spawned service processes for whole-stack tests.
