@@ -108,6 +108,9 @@ pub struct RuntimeConfig {
     pub shutdown_grace_secs: u64,
     /// Name of this replica in stage runs and logs; defaults to `<service>-<pid>@<host>`.
     pub worker_id: Option<String>,
+    /// Extra stack templates (one folder each) that add to or replace the built-in ones.
+    /// Short form: `KILN_TEMPLATES_DIR`.
+    pub templates_dir: Option<PathBuf>,
 }
 
 impl Default for RuntimeConfig {
@@ -123,6 +126,7 @@ impl Default for RuntimeConfig {
             retry_base_ms: 1000,
             shutdown_grace_secs: 20,
             worker_id: None,
+            templates_dir: None,
         }
     }
 }
@@ -149,7 +153,7 @@ impl Loader {
         if let Some(path) = file {
             figment = figment.merge(Toml::file_exact(path));
         }
-        let shortcuts = ["nats_url", "database_url", "config"];
+        let shortcuts = ["nats_url", "database_url", "templates_dir", "config"];
         let figment = figment
             .merge(
                 prefixed
@@ -162,8 +166,13 @@ impl Loader {
                     .map(|_| "nats.url".into()),
             )
             .merge(
-                raw.only(&["KILN_DATABASE_URL"])
+                raw.clone()
+                    .only(&["KILN_DATABASE_URL"])
                     .map(|_| "database.url".into()),
+            )
+            .merge(
+                raw.only(&["KILN_TEMPLATES_DIR"])
+                    .map(|_| "runtime.templates_dir".into()),
             );
         Self { figment }
     }

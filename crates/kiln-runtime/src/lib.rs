@@ -87,6 +87,62 @@ impl Ctx {
     pub fn wake_relay(&self) {
         self.relay.wake();
     }
+
+    /// The bare repository of `project`, shared by codegen, tester, reviewer, deployer, indexer.
+    pub fn repo_path(&self, project: &str) -> PathBuf {
+        self.data_dir.join("git").join(format!("{project}.git"))
+    }
+
+    /// A fresh scratch directory for one piece of work, removed when the guard drops.
+    pub fn scratch(&self, label: &str) -> std::io::Result<Scratch> {
+        let parent = self.data_dir.join("work").join(self.service);
+        std::fs::create_dir_all(&parent)?;
+        let path = parent.join(format!("{label}-{}", uuid::Uuid::new_v4().simple()));
+        Ok(Scratch { path })
+    }
+
+    /// Moves a task to an intermediate status mid-work (e.g. `verifying`), with its event.
+    pub async fn progress_status(
+        &self,
+        task_id: uuid::Uuid,
+        status: kiln_store::TaskStatus,
+        stage: kiln_contracts::Stage,
+        summary: &str,
+    ) -> Result<(), kiln_store::Error> {
+        let mut tx = self.db.begin().await?;
+        if kiln_store::tasks::set_status(&mut *tx, task_id, status, None).await? {
+            kiln_store::delivery::enqueue(
+                &mut *tx,
+                &self.event_message(task_id, "status", status, stage, 0, summary),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        self.wake_relay();
+        Ok(())
+    }
+}
+
+/// A scratch directory that is removed when dropped (also on error paths).
+#[derive(Debug)]
+pub struct Scratch {
+    path: PathBuf,
+}
+
+impl Scratch {
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if let Err(e) = std::fs::remove_dir_all(&self.path)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(path = %self.path.display(), error = %e, "scratch directory not removed");
+        }
+    }
 }
 
 /// A booted service process.
