@@ -68,6 +68,7 @@ impl Handler for Codegen {
             name: "codegen",
             stage: Stage::Codegen,
             active_status: Some(TaskStatus::Generating),
+            skip_finished: true,
         }
     }
 

@@ -110,6 +110,7 @@ impl Handler for Gate {
             name: "gate",
             stage: Stage::Gate,
             active_status: Some(TaskStatus::Gating),
+            skip_finished: true,
         }
     }
 

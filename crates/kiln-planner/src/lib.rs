@@ -49,6 +49,7 @@ impl Handler for Planner {
             name: "plan",
             stage: Stage::Plan,
             active_status: Some(TaskStatus::Planning),
+            skip_finished: true,
         }
     }
 

@@ -56,6 +56,7 @@ impl Handler for Reviewer {
             name: "review",
             stage: Stage::Review,
             active_status: Some(TaskStatus::Reviewing),
+            skip_finished: true,
         }
     }
 

@@ -121,6 +121,9 @@ pub struct Binding {
     pub stage: Stage,
     /// Status the task takes while this stage works on it; `None` leaves it alone.
     pub active_status: Option<TaskStatus>,
+    /// Skip work for tasks that already finished (cancelled, failed, ...). Pipeline stages
+    /// do; bookkeeping such as indexing a commit still happens afterwards.
+    pub skip_finished: bool,
 }
 
 /// One delivery of one work item, as a handler sees it.
@@ -371,7 +374,7 @@ async fn process<H: Handler>(
         }
         Err(e) => return retry_later(cx, attempt, "task lookup", &e),
     };
-    if task.status.is_terminal() {
+    if binding.skip_finished && task.status.is_terminal() {
         tracing::info!(status = %task.status, "task already finished; skipping");
         return Disposition::Ack("skipped");
     }
@@ -498,7 +501,7 @@ async fn commit<H: Handler>(
         return Ok(false);
     }
     let current = tasks::lock_task(&mut tx, key.task_id).await?;
-    if current.is_none_or(TaskStatus::is_terminal) {
+    if current.is_none() || (binding.skip_finished && current.is_some_and(TaskStatus::is_terminal)) {
         let status = current.map(|s| s.to_string()).unwrap_or_else(|| "gone".into());
         let summary = format!("task became {status} while {} worked; results not applied", binding.name);
         records::finish_stage_run(&mut *tx, key, RunStatus::Skipped.as_str(), &summary).await?;

@@ -42,6 +42,7 @@ impl Handler for Scripted {
             name: "codegen",
             stage: Stage::Codegen,
             active_status: Some(TaskStatus::Generating),
+            skip_finished: true,
         }
     }
 

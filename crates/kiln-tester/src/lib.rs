@@ -185,6 +185,7 @@ impl Handler for Tester {
             name: "test",
             stage: Stage::Test,
             active_status: Some(TaskStatus::Testing),
+            skip_finished: true,
         }
     }
 

@@ -1,0 +1,793 @@
+//! End-to-end tests of the local target: real copies, real node processes and real HTTP on
+//! loopback, each test in its own temp directory with its own proxy port.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use kiln_targets::{DeploySpec, Deployed, Error, LocalConfig, LocalTarget, ServeKind, Target};
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// A node server that reports what it sees, so tests can inspect env, headers and pid.
+const SERVER_JS: &str = r#"
+const http = require('http');
+const port = Number(process.env.PORT);
+const server = http.createServer((req, res) => {
+  if (req.url.startsWith('/env')) {
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ env: process.env, pid: process.pid, url: req.url, headers: req.headers }));
+    return;
+  }
+  if (req.url === '/healthz') { res.end('ok'); return; }
+  if (req.url === '/__kiln/version') {
+    res.end((process.env.STAMP || process.env.KILN_BUILD_SHA) + '\n');
+    return;
+  }
+  if (req.url.startsWith('/echo')) {
+    let body = '';
+    req.on('data', (chunk) => { body += chunk; });
+    req.on('end', () => res.end(JSON.stringify({ method: req.method, url: req.url, body })));
+    return;
+  }
+  res.setHeader('content-type', 'text/html');
+  res.end('<h1>' + (process.env.GREETING || 'hello') + ' from ' + process.env.BASE_PATH + '</h1>');
+});
+server.listen(port, process.env.HOST, () => {
+  console.log('listening on ' + port);
+  const closeAfter = Number(process.env.CLOSE_AFTER_MS || 0);
+  if (closeAfter > 0) {
+    // Stay alive but stop listening, like an app whose server died while the process hangs on.
+    setTimeout(() => { server.close(); setInterval(() => {}, 1000); console.log('closed'); }, closeAfter);
+  }
+  const crashAfter = Number(process.env.CRASH_AFTER_MS || 0);
+  if (crashAfter > 0) {
+    setTimeout(() => { console.error('boom: simulated crash'); process.exit(1); }, crashAfter);
+  }
+});
+"#;
+
+struct Harness {
+    _tmp: tempfile::TempDir,
+    tmp_path: std::path::PathBuf,
+    target: LocalTarget,
+    addr: SocketAddr,
+    http: reqwest::Client,
+}
+
+fn fast_config() -> LocalConfig {
+    LocalConfig {
+        readiness_timeout: Duration::from_secs(20),
+        stop_grace: Duration::from_secs(3),
+        restart_backoff_initial: Duration::from_millis(100),
+        restart_backoff_max: Duration::from_millis(400),
+        max_crashes: 3,
+        crash_window: Duration::from_secs(60),
+        verify_window: Duration::from_secs(3),
+        log_lines: 200,
+        app_path: "/usr/local/bin:/usr/bin:/bin".into(),
+    }
+}
+
+async fn harness_with(config: LocalConfig) -> Harness {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let tmp_path = tmp.path().to_path_buf();
+    harness_at(tmp, tmp_path, config).await
+}
+
+async fn harness_at(
+    tmp: tempfile::TempDir,
+    tmp_path: std::path::PathBuf,
+    config: LocalConfig,
+) -> Harness {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind proxy");
+    let addr = listener.local_addr().expect("proxy addr");
+    let target = LocalTarget::with_config(tmp_path.join("root"), format!("http://{addr}"), config);
+    let router = target.router();
+    tokio::spawn(async move {
+        axum::serve(listener, router).await.expect("serve proxy");
+    });
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("client");
+    Harness {
+        _tmp: tmp,
+        tmp_path,
+        target,
+        addr,
+        http,
+    }
+}
+
+async fn harness() -> Harness {
+    harness_with(fast_config()).await
+}
+
+impl Harness {
+    fn static_site(&self, name: &str) -> std::path::PathBuf {
+        let src = self.tmp_path.join(name);
+        std::fs::create_dir_all(src.join("dist/sub")).expect("mkdir");
+        std::fs::create_dir_all(src.join(".git")).expect("mkdir");
+        std::fs::write(src.join(".git/config"), "secret git config").expect("write");
+        std::fs::write(src.join("dist/index.html"), "<h1>Hello static</h1>").expect("write");
+        std::fs::write(src.join("dist/sub/index.html"), "<p>sub page</p>").expect("write");
+        std::fs::write(src.join("dist/app.js"), "console.log(1)").expect("write");
+        std::fs::write(self.tmp_path.join("secret.txt"), "top secret").expect("write");
+        src
+    }
+
+    fn node_app(&self, name: &str) -> std::path::PathBuf {
+        let src = self.tmp_path.join(name);
+        std::fs::create_dir_all(&src).expect("mkdir");
+        std::fs::write(src.join("server.js"), SERVER_JS).expect("write");
+        src
+    }
+
+    async fn get(&self, path: &str) -> (u16, String) {
+        let response = self
+            .http
+            .get(format!("http://{}{path}", self.addr))
+            .send()
+            .await
+            .expect("request");
+        let status = response.status().as_u16();
+        (status, response.text().await.expect("body"))
+    }
+
+    async fn env_of(&self, app: &str) -> Value {
+        let (status, body) = self.get(&format!("/apps/{app}/env?probe=1")).await;
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str(&body).expect("env json")
+    }
+}
+
+fn static_spec(app: &str, commit: &str, src: &Path) -> DeploySpec {
+    DeploySpec {
+        app: app.into(),
+        commit: commit.into(),
+        source_dir: src.to_path_buf(),
+        kind: ServeKind::Static { dir: "dist".into() },
+        health_path: "/".into(),
+        version_path: "/__kiln/version".into(),
+        expect_text: vec!["Hello static".into()],
+    }
+}
+
+fn node_spec(app: &str, commit: &str, src: &Path, env: &[(&str, &str)]) -> DeploySpec {
+    DeploySpec {
+        app: app.into(),
+        commit: commit.into(),
+        source_dir: src.to_path_buf(),
+        kind: ServeKind::Process {
+            run: "node server.js".into(),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        },
+        health_path: "/healthz".into(),
+        version_path: "/__kiln/version".into(),
+        expect_text: vec!["hello from".into()],
+    }
+}
+
+/// Sends a request line byte for byte; HTTP clients normalise `..` away before sending.
+async fn raw_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.expect("read");
+    let response = String::from_utf8_lossy(&response).into_owned();
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .expect("status code");
+    (status, response)
+}
+
+/// Linux-only liveness check that treats zombies as dead.
+fn alive(pid: u64) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X"),
+        Err(_) => false,
+    }
+}
+
+async fn wait_until(what: &str, limit: Duration, mut check: impl AsyncFnMut() -> bool) {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out after {limit:?} waiting for {what}");
+}
+
+fn pid_of(env: &Value) -> u64 {
+    env["pid"].as_u64().expect("pid")
+}
+
+#[tokio::test]
+async fn static_deploy_serves_index_version_and_nothing_outside() {
+    let h = harness().await;
+    let src = h.static_site("site-src");
+    let spec = static_spec("site", "c0ffee1", &src);
+    let deployed = h.target.deploy(&spec).await.expect("deploy");
+    assert_eq!(deployed.url, format!("http://{}/apps/site/", h.addr));
+    assert_eq!(deployed.port, None);
+    assert!(deployed.dir.ends_with("root/site/c0ffee1"));
+    assert!(
+        !deployed.dir.join(".git").exists(),
+        ".git must not be copied"
+    );
+
+    let (status, body) = h.get("/apps/site/").await;
+    assert_eq!((status, body.as_str()), (200, "<h1>Hello static</h1>"));
+    let (status, body) = h.get("/apps/site/__kiln/version").await;
+    assert_eq!((status, body.as_str()), (200, "c0ffee1"));
+    let (status, body) = h.get("/apps/site/sub/").await;
+    assert_eq!((status, body.as_str()), (200, "<p>sub page</p>"));
+    let (status, _) = h.get("/apps/site/missing.html").await;
+    assert_eq!(status, 404);
+
+    let response = h
+        .http
+        .get(format!("http://{}/apps/site/sub", h.addr))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status().as_u16(), 308);
+    assert_eq!(response.headers()["location"], "sub/");
+
+    for path in [
+        "/apps/site/../../etc/passwd",
+        "/apps/site/../../../../../../etc/passwd",
+        "/apps/site/%2e%2e/%2e%2e/%2e%2e/%2e%2e/secret.txt",
+        "/apps/site/%2E%2E%2F%2E%2E%2F%2E%2E%2Fsecret.txt",
+        "/apps/site/sub/..%2f..%2f..%2f..%2fsecret.txt",
+        "/apps/site/..\\..\\secret.txt",
+        "/apps/site//etc/passwd",
+        "/apps/../../etc/passwd",
+    ] {
+        let (status, response) = raw_get(h.addr, path).await;
+        assert!(status >= 400, "{path} answered {status}");
+        assert!(
+            !response.contains("root:") && !response.contains("top secret"),
+            "{path} leaked: {response}"
+        );
+    }
+
+    let verification = h.target.verify(&spec, &deployed).await;
+    assert!(verification.ok, "{verification:#?}");
+    assert_eq!(
+        h.target.current("site").await,
+        Some(("c0ffee1".to_string(), deployed))
+    );
+}
+
+#[tokio::test]
+async fn static_build_stamp_is_kept_when_the_build_made_one() {
+    let h = harness().await;
+    let src = h.static_site("stamped-src");
+    std::fs::create_dir_all(src.join("dist/meta")).expect("mkdir");
+    std::fs::write(src.join("dist/meta/v.txt"), "from-build").expect("write");
+    let spec = DeploySpec {
+        version_path: "/meta/v.txt".into(),
+        ..static_spec("stamped", "abc", &src)
+    };
+    h.target.deploy(&spec).await.expect("deploy");
+    let (_, body) = h.get("/apps/stamped/meta/v.txt").await;
+    assert_eq!(body, "from-build");
+}
+
+#[tokio::test]
+async fn app_without_trailing_slash_redirects_and_unknown_app_is_404() {
+    let h = harness().await;
+    let src = h.static_site("site-src");
+    h.target
+        .deploy(&static_spec("site", "c1", &src))
+        .await
+        .expect("deploy");
+
+    let response = h
+        .http
+        .get(format!("http://{}/apps/site?lang=en", h.addr))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status().as_u16(), 308);
+    assert_eq!(response.headers()["location"], "site/?lang=en");
+    let followed = reqwest::get(format!("http://{}/apps/site", h.addr))
+        .await
+        .expect("follow");
+    assert_eq!(followed.url().path(), "/apps/site/");
+    assert_eq!(
+        followed.text().await.expect("body"),
+        "<h1>Hello static</h1>"
+    );
+
+    let (status, body) = h.get("/apps/nope/").await;
+    assert_eq!(status, 404);
+    assert!(body.contains("no app named nope"), "{body}");
+    let (status, _) = h.get("/apps/nope").await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn process_sees_only_its_own_environment_and_proxy_headers() {
+    let h = harness().await;
+    // The test process itself runs with cargo's variables; none may reach the app.
+    assert!(std::env::var_os("CARGO_MANIFEST_DIR").is_some());
+    let src = h.node_app("env-src");
+    let spec = node_spec("envapp", "sha-env-1", &src, &[("GREETING", "hi")]);
+    let deployed = h.target.deploy(&spec).await.expect("deploy");
+    let port = deployed.port.expect("port");
+
+    let seen = h.env_of("envapp").await;
+    let env = seen["env"].as_object().expect("env object");
+    assert_eq!(env["PORT"], port.to_string());
+    assert_eq!(env["HOST"], "127.0.0.1");
+    assert_eq!(env["BASE_PATH"], "/apps/envapp");
+    assert_eq!(env["KILN_BUILD_SHA"], "sha-env-1");
+    assert_eq!(env["NODE_ENV"], "production");
+    assert_eq!(env["GREETING"], "hi");
+    assert_eq!(env["HOME"], deployed.dir.display().to_string());
+    assert_eq!(env["PATH"], "/usr/local/bin:/usr/bin:/bin");
+    let allowed: BTreeSet<&str> = [
+        "PATH",
+        "HOME",
+        "NODE_ENV",
+        "PORT",
+        "HOST",
+        "BASE_PATH",
+        "KILN_BUILD_SHA",
+        "GREETING",
+        // Set by sh itself.
+        "PWD",
+        "OLDPWD",
+        "SHLVL",
+        "_",
+    ]
+    .into_iter()
+    .collect();
+    let unexpected: Vec<&String> = env
+        .keys()
+        .filter(|key| !allowed.contains(key.as_str()))
+        .collect();
+    assert!(unexpected.is_empty(), "app saw {unexpected:?}");
+
+    assert_eq!(seen["url"], "/env?probe=1");
+    let headers = &seen["headers"];
+    assert_eq!(headers["x-forwarded-prefix"], "/apps/envapp");
+    assert_eq!(headers["x-forwarded-host"], h.addr.to_string());
+    assert_eq!(headers["x-forwarded-proto"], "http");
+
+    let echoed: Value = h
+        .http
+        .post(format!("http://{}/apps/envapp/echo?x=1", h.addr))
+        .body("payload")
+        .send()
+        .await
+        .expect("post")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(echoed["method"], "POST");
+    assert_eq!(echoed["url"], "/echo?x=1");
+    assert_eq!(echoed["body"], "payload");
+
+    let logs = h.target.logs("envapp");
+    assert!(
+        logs.iter()
+            .any(|line| line == &format!("listening on {port}")),
+        "{logs:?}"
+    );
+    h.target.shutdown().await;
+}
+
+#[tokio::test]
+async fn redeploy_switches_route_and_stops_old_process() {
+    let h = harness().await;
+    let src = h.node_app("node-src");
+    let first = h
+        .target
+        .deploy(&node_spec("web", "commit-1", &src, &[]))
+        .await
+        .expect("deploy 1");
+    let old_pid = pid_of(&h.env_of("web").await);
+    assert!(alive(old_pid));
+
+    let second = h
+        .target
+        .deploy(&node_spec("web", "commit-2", &src, &[]))
+        .await
+        .expect("deploy 2");
+    assert_ne!(first.port, second.port);
+    assert_ne!(first.dir, second.dir);
+    let (_, version) = h.get("/apps/web/__kiln/version").await;
+    assert_eq!(version.trim(), "commit-2");
+    let new_pid = pid_of(&h.env_of("web").await);
+    assert_ne!(new_pid, old_pid);
+    wait_until("old process to exit", Duration::from_secs(15), async || {
+        !alive(old_pid)
+    })
+    .await;
+    assert!(first.dir.is_dir(), "old release files are kept");
+    assert_eq!(
+        h.target.current("web").await.map(|(commit, _)| commit),
+        Some("commit-2".to_string())
+    );
+    h.target.shutdown().await;
+    wait_until("new process to exit", Duration::from_secs(15), async || {
+        !alive(new_pid)
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn same_commit_redeploy_is_idempotent() {
+    let h = harness().await;
+    let src = h.node_app("node-src");
+    let spec = node_spec("idem", "same-1", &src, &[]);
+    let first = h.target.deploy(&spec).await.expect("deploy 1");
+    let pid = pid_of(&h.env_of("idem").await);
+    let again = h.target.deploy(&spec).await.expect("deploy 2");
+    assert_eq!(first, again);
+    assert_eq!(
+        pid_of(&h.env_of("idem").await),
+        pid,
+        "process was not restarted"
+    );
+
+    let releases: Vec<String> = std::fs::read_dir(h.tmp_path.join("root/idem"))
+        .expect("read app dir")
+        .map(|entry| {
+            entry
+                .expect("entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .filter(|name| !name.starts_with('.'))
+        .collect();
+    assert_eq!(releases, ["same-1"]);
+
+    // A static redeploy of the same commit reuses the release too.
+    let site = h.static_site("site-src");
+    let static_first = h
+        .target
+        .deploy(&static_spec("site", "s1", &site))
+        .await
+        .expect("static 1");
+    let static_again = h
+        .target
+        .deploy(&static_spec("site", "s1", &site))
+        .await
+        .expect("static 2");
+    assert_eq!(static_first, static_again);
+    h.target.shutdown().await;
+}
+
+#[tokio::test]
+async fn verify_reports_precise_failures() {
+    let h = harness().await;
+    let src = h.node_app("node-src");
+    let good = node_spec("good", "v-good", &src, &[]);
+    let deployed = h.target.deploy(&good).await.expect("deploy good");
+    let verification = h.target.verify(&good, &deployed).await;
+    assert!(verification.ok, "{verification:#?}");
+    let names: Vec<&str> = verification
+        .checks
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect();
+    assert_eq!(names, ["health", "version", "content"]);
+
+    let mut bad = node_spec("bad", "v-expected", &src, &[("STAMP", "v-stale")]);
+    bad.expect_text = vec!["hello from".into(), "Welcome banner".into()];
+    let deployed = h.target.deploy(&bad).await.expect("deploy bad");
+    let verification = h.target.verify(&bad, &deployed).await;
+    assert!(!verification.ok);
+    let check = |name: &str| {
+        verification
+            .checks
+            .iter()
+            .find(|c| c.name == name)
+            .unwrap_or_else(|| panic!("no {name} check"))
+    };
+    assert!(check("health").ok, "{:?}", check("health"));
+    let version = check("version");
+    assert!(!version.ok);
+    assert!(
+        version.detail.contains("\"v-stale\"") && version.detail.contains("\"v-expected\""),
+        "{}",
+        version.detail
+    );
+    let content = check("content");
+    assert!(!content.ok);
+    assert!(
+        content.detail.contains("\"Welcome banner\"") && !content.detail.contains("\"hello from\""),
+        "{}",
+        content.detail
+    );
+    h.target.shutdown().await;
+}
+
+#[tokio::test]
+async fn verify_of_an_unreachable_app_fails_every_check() {
+    let h = harness().await;
+    let src = h.static_site("site-src");
+    let spec = static_spec("ghost", "g1", &src);
+    let deployed = Deployed {
+        url: format!("http://{}/apps/ghost/", h.addr),
+        port: None,
+        dir: h.tmp_path.clone(),
+    };
+    let verification = h.target.verify(&spec, &deployed).await;
+    assert!(!verification.ok);
+    assert!(
+        verification.checks.iter().all(|c| !c.ok),
+        "{verification:#?}"
+    );
+    assert!(
+        verification.checks[0].detail.contains("404"),
+        "{}",
+        verification.checks[0].detail
+    );
+}
+
+#[tokio::test]
+async fn app_crashing_on_start_reports_its_output() {
+    let h = harness().await;
+    let src = h.node_app("crash-src");
+    let mut spec = node_spec("crashy", "bad-1", &src, &[]);
+    spec.kind = ServeKind::Process {
+        run: "echo booting; echo 'fatal: DATABASE_URL is not set' >&2; exit 3".into(),
+        env: vec![],
+    };
+    let err = h.target.deploy(&spec).await.expect_err("must fail");
+    let message = err.to_string();
+    assert!(matches!(err, Error::ExitedOnStart { .. }), "{message}");
+    assert!(message.contains("exit status: 3"), "{message}");
+    assert!(
+        message.contains("fatal: DATABASE_URL is not set"),
+        "{message}"
+    );
+    assert!(message.contains("booting"), "{message}");
+    assert_eq!(h.target.current("crashy").await, None);
+    let (status, _) = h.get("/apps/crashy/").await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn app_that_never_listens_times_out() {
+    let h = harness_with(LocalConfig {
+        readiness_timeout: Duration::from_secs(1),
+        ..fast_config()
+    })
+    .await;
+    let src = h.node_app("slow-src");
+    let mut spec = node_spec("sleepy", "z1", &src, &[]);
+    spec.kind = ServeKind::Process {
+        run: "echo 'waiting forever'; exec sleep 60".into(),
+        env: vec![],
+    };
+    let err = h.target.deploy(&spec).await.expect_err("must fail");
+    assert!(matches!(err, Error::NotReady { .. }), "{err}");
+    assert!(err.to_string().contains("waiting forever"), "{err}");
+}
+
+#[tokio::test]
+async fn crashing_app_is_restarted_then_given_up() {
+    let h = harness().await;
+    let src = h.node_app("flaky-src");
+    let spec = node_spec("flaky", "f1", &src, &[("CRASH_AFTER_MS", "300")]);
+    h.target.deploy(&spec).await.expect("deploy");
+
+    wait_until(
+        "the app to be given up",
+        Duration::from_secs(60),
+        async || {
+            let (status, body) = h.get("/apps/flaky/").await;
+            status == 502 && body.contains("given up")
+        },
+    )
+    .await;
+    let (_, body) = h.get("/apps/flaky/").await;
+    assert!(body.contains("crashed 3 times"), "{body}");
+
+    let logs = h.target.logs("flaky");
+    let starts = logs
+        .iter()
+        .filter(|l| l.starts_with("listening on"))
+        .count();
+    assert!(starts >= 2, "expected restarts, logs: {logs:?}");
+    assert!(logs.iter().any(|l| l.contains("boom")), "{logs:?}");
+
+    // A redeploy of the same commit starts it afresh instead of reporting the dead one as live.
+    let healthy = node_spec("flaky", "f1", &src, &[]);
+    h.target.deploy(&healthy).await.expect("redeploy");
+    let (status, _) = h.get("/apps/flaky/healthz").await;
+    assert_eq!(status, 200);
+    h.target.shutdown().await;
+}
+
+#[tokio::test]
+async fn stop_takes_app_offline_and_keeps_files() {
+    let h = harness().await;
+    let src = h.node_app("node-src");
+    let deployed = h
+        .target
+        .deploy(&node_spec("gone", "s1", &src, &[]))
+        .await
+        .expect("deploy");
+    let pid = pid_of(&h.env_of("gone").await);
+    h.target.stop("gone").await.expect("stop");
+    let (status, _) = h.get("/apps/gone/").await;
+    assert_eq!(status, 404);
+    assert_eq!(h.target.current("gone").await, None);
+    assert!(deployed.dir.join("server.js").is_file());
+    wait_until(
+        "stopped process to exit",
+        Duration::from_secs(15),
+        async || !alive(pid),
+    )
+    .await;
+    h.target.stop("gone").await.expect("second stop is fine");
+    h.target
+        .stop("never-deployed")
+        .await
+        .expect("unknown stop is fine");
+}
+
+#[tokio::test]
+async fn restore_brings_back_apps_after_shutdown_but_not_stopped_ones() {
+    let first = harness().await;
+    let src = first.node_app("node-src");
+    first
+        .target
+        .deploy(&node_spec("keep", "k1", &src, &[("GREETING", "restored")]))
+        .await
+        .expect("deploy keep");
+    first
+        .target
+        .deploy(&node_spec("drop", "d1", &src, &[]))
+        .await
+        .expect("deploy drop");
+    first.target.stop("drop").await.expect("stop drop");
+    let pid = pid_of(&first.env_of("keep").await);
+    first.target.shutdown().await;
+    wait_until(
+        "process to exit on shutdown",
+        Duration::from_secs(15),
+        async || !alive(pid),
+    )
+    .await;
+
+    // The build directory is gone: restore must rely on the release copy.
+    std::fs::remove_dir_all(&src).expect("remove source");
+    let Harness { _tmp, tmp_path, .. } = first;
+    let second = harness_at(_tmp, tmp_path, fast_config()).await;
+    let restored = second.target.restore().await;
+    assert_eq!(restored.len(), 1, "{restored:?}");
+    assert_eq!(restored[0].0, "keep");
+    assert!(restored[0].1.is_ok(), "{restored:?}");
+    let (status, body) = second.get("/apps/keep/").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("restored from /apps/keep"), "{body}");
+    let (status, _) = second.get("/apps/drop/").await;
+    assert_eq!(status, 404);
+    second.target.shutdown().await;
+}
+
+#[tokio::test]
+async fn invalid_specs_are_rejected_before_touching_disk() {
+    let h = harness().await;
+    let src = h.static_site("site-src");
+    let mut spec = static_spec("Bad_Name", "c1", &src);
+    let err = h.target.deploy(&spec).await.expect_err("bad name");
+    assert!(matches!(err, Error::InvalidSpec { .. }), "{err}");
+    spec.app = "fine".into();
+    spec.commit = "../escape".into();
+    let err = h.target.deploy(&spec).await.expect_err("bad commit");
+    assert!(matches!(err, Error::InvalidSpec { .. }), "{err}");
+    assert!(!h.tmp_path.join("root").exists());
+}
+
+/// Runs inside a child test process: deploys an app, reports its pid, then waits to be killed.
+#[tokio::test]
+#[ignore = "helper for apps_die_when_the_deployer_is_killed"]
+async fn deathsig_helper() {
+    let Some(dir) = std::env::var_os("KILN_TARGETS_DEATHSIG_DIR") else {
+        return;
+    };
+    let dir = std::path::PathBuf::from(dir);
+    let target =
+        LocalTarget::with_config(dir.join("root"), "http://127.0.0.1:9".into(), fast_config());
+    std::fs::create_dir_all(dir.join("src")).expect("mkdir");
+    std::fs::write(dir.join("src/server.js"), SERVER_JS).expect("write");
+    let deployed = target
+        .deploy(&node_spec("orphan", "o1", &dir.join("src"), &[]))
+        .await
+        .expect("deploy");
+    let port = deployed.port.expect("port");
+    let env: Value = reqwest::get(format!("http://127.0.0.1:{port}/env"))
+        .await
+        .expect("get env")
+        .json()
+        .await
+        .expect("json");
+    println!("APP_PID={}", pid_of(&env));
+    tokio::time::sleep(Duration::from_secs(120)).await;
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn apps_die_when_the_deployer_is_killed() {
+    use tokio::io::AsyncBufReadExt;
+
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut child = tokio::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args([
+            "--ignored",
+            "--exact",
+            "deathsig_helper",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("KILN_TARGETS_DEATHSIG_DIR", tmp.path())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn helper");
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let pid = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.expect("read helper") {
+            // libtest prints the test name on the same line.
+            if let Some((_, pid)) = line.split_once("APP_PID=") {
+                return pid.trim().parse::<u64>().expect("pid");
+            }
+        }
+        panic!("helper ended without reporting a pid");
+    })
+    .await
+    .expect("helper reported a pid");
+    assert!(alive(pid));
+    child.start_kill().expect("SIGKILL helper");
+    child.wait().await.expect("reap helper");
+    wait_until(
+        "app to die with its deployer",
+        Duration::from_secs(15),
+        async || !alive(pid),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn unreachable_upstream_is_a_502() {
+    let h = harness().await;
+    let src = h.node_app("node-src");
+    h.target
+        .deploy(&node_spec("hung", "h1", &src, &[("CLOSE_AFTER_MS", "200")]))
+        .await
+        .expect("deploy");
+    wait_until("listener to close", Duration::from_secs(15), async || {
+        h.target.logs("hung").iter().any(|line| line == "closed")
+    })
+    .await;
+    let (status, body) = h.get("/apps/hung/").await;
+    assert_eq!(status, 502, "{body}");
+    assert!(body.contains("app hung is not reachable"), "{body}");
+    h.target.shutdown().await;
+}
