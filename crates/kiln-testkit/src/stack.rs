@@ -1,1 +1,199 @@
-//! Spawned service processes for whole-stack tests.
+//! Whole-stack harness: every service as its own `kiln serve <service>` process on the
+//! test's own database and subject prefix, with kill and restart for crash tests.
+//!
+//! The `kiln` binary is found through `KILN_BIN`, or next to the test executable's
+//! directory (`target/debug/kiln`); the README's test command builds it first.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::process::{Child, Command};
+
+use crate::TestEnv;
+
+pub const SERVICES: [&str; 8] = [
+    "api", "planner", "codegen", "tester", "reviewer", "gate", "deployer", "indexer",
+];
+
+const TERMINAL: [&str; 5] = ["deployed", "blocked", "failed", "cancelled", "rolled_back"];
+
+/// Path of the `kiln` binary under test.
+pub fn kiln_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("KILN_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/debug/deps/<test> -> target/debug/kiln
+    let candidate = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .map(|dir| dir.join("kiln"))
+        .expect("target directory");
+    assert!(
+        candidate.is_file(),
+        "kiln binary not found at {}; build it first with `cargo build -p kiln` or set KILN_BIN",
+        candidate.display()
+    );
+    candidate
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A running Kiln: one process per service.
+pub struct Stack {
+    pub env: TestEnv,
+    /// `http://127.0.0.1:<port>` of the API.
+    pub api: String,
+    /// `http://127.0.0.1:<port>` of the deployer's app proxy.
+    pub apps: String,
+    pub http: reqwest::Client,
+    procs: BTreeMap<String, Child>,
+    extra_env: Vec<(String, String)>,
+    api_port: u16,
+    apps_port: u16,
+}
+
+impl Stack {
+    /// Starts every service and waits until the API answers.
+    pub async fn start(env: TestEnv) -> Self {
+        Self::start_with(env, vec![]).await
+    }
+
+    pub async fn start_with(env: TestEnv, extra_env: Vec<(String, String)>) -> Self {
+        let (api_port, apps_port) = (free_port(), free_port());
+        std::fs::create_dir_all(env.data_path().join("logs")).expect("log dir");
+        let mut stack = Self {
+            api: format!("http://127.0.0.1:{api_port}"),
+            apps: format!("http://127.0.0.1:{apps_port}"),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("http client"),
+            env,
+            procs: BTreeMap::new(),
+            extra_env,
+            api_port,
+            apps_port,
+        };
+        for s in SERVICES {
+            stack.spawn(s);
+        }
+        let health = format!("{}/health", stack.api);
+        let http = stack.http.clone();
+        let ready = tokio::time::timeout(Duration::from_secs(60), async {
+            loop {
+                if http.get(&health).send().await.is_ok_and(|r| r.status().is_success()) {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        })
+        .await;
+        if ready.is_err() {
+            stack.dump_logs();
+            panic!("the API did not become healthy within 60 s");
+        }
+        stack
+    }
+
+    fn log_path(&self, service: &str) -> PathBuf {
+        self.env.data_path().join("logs").join(format!("{service}.log"))
+    }
+
+    /// Starts (or restarts) one service process.
+    pub fn spawn(&mut self, service: &str) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path(service))
+            .expect("service log file");
+        let child = Command::new(kiln_bin())
+            .args(["serve", service])
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", std::env::var("HOME").unwrap_or_else(|_| "/tmp".into()))
+            .envs(self.env.env_vars())
+            .env("KILN_API__HTTP", format!("127.0.0.1:{}", self.api_port))
+            .env("KILN_DEPLOYER__HTTP", format!("127.0.0.1:{}", self.apps_port))
+            .env("KILN_RUNTIME__WORKER_ID", format!("{service}-{}", self.procs.len()))
+            .env("KILN_RUNTIME__LOG_FILTER", "info")
+            .envs(self.extra_env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log handle"))
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn kiln serve");
+        self.procs.insert(service.to_owned(), child);
+    }
+
+    /// SIGKILLs a service: no graceful shutdown, no acks, nothing flushed.
+    pub async fn kill(&mut self, service: &str) {
+        let mut child = self.procs.remove(service).expect("service is running");
+        child.kill().await.expect("SIGKILL");
+    }
+
+    /// Prints the tail of every service's log (for a failing test's output).
+    pub fn dump_logs(&self) {
+        for s in SERVICES {
+            let text = std::fs::read_to_string(self.log_path(s)).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            eprintln!("----- {s} (last 40 lines) -----");
+            for l in &lines[lines.len().saturating_sub(40)..] {
+                eprintln!("{l}");
+            }
+        }
+    }
+
+    pub async fn post_task(&self, body: &Value, idempotency_key: Option<&str>) -> (u16, Value) {
+        let mut req = self.http.post(format!("{}/api/v1/tasks", self.api)).json(body);
+        if let Some(k) = idempotency_key {
+            req = req.header("Idempotency-Key", k);
+        }
+        let resp = req.send().await.expect("POST /api/v1/tasks");
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn task(&self, id: &str) -> Value {
+        self.http
+            .get(format!("{}/api/v1/tasks/{id}", self.api))
+            .send()
+            .await
+            .expect("GET task")
+            .json()
+            .await
+            .expect("task json")
+    }
+
+    /// Waits for the task to finish; dumps service logs and fails the test on timeout.
+    pub async fn wait_finished(&self, id: &str, timeout: Duration) -> Value {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let task = self.task(id).await;
+            if TERMINAL.contains(&task["status"].as_str().unwrap_or("")) {
+                return task;
+            }
+            if tokio::time::Instant::now() > deadline {
+                self.dump_logs();
+                panic!("task {id} did not finish within {timeout:?}; last seen: {task:#}");
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        // kill_on_drop SIGKILLs the services; deployed apps die with the deployer.
+        self.procs.clear();
+    }
+}

@@ -1,0 +1,71 @@
+//! The `kiln` binary: parses arguments and hands over to the service libraries.
+
+mod bench;
+mod serve;
+mod task;
+mod up;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "kiln", version, about = "Turns a requirement into a tested, reviewed, deployed application")]
+struct Cli {
+    /// Configuration file (TOML); `KILN_*` environment variables override it.
+    #[arg(long, global = true, env = "KILN_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run one service until SIGINT/SIGTERM.
+    Serve {
+        #[arg(value_enum)]
+        service: serve::Service,
+    },
+    /// Run all of Kiln on this machine: NATS and Postgres (started when none answers),
+    /// migrations, and every service as its own process.
+    Up(up::Args),
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Submit and inspect tasks through the HTTP API.
+    Task {
+        #[command(subcommand)]
+        command: task::Command,
+    },
+    /// Measure the pipeline's messaging overhead.
+    Bench {
+        #[command(subcommand)]
+        command: bench::Command,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("kiln: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve { service } => serve::serve(cli.config.as_deref(), service).await,
+            Command::Up(args) => up::up(cli.config.as_deref(), args).await,
+            Command::Migrate => serve::migrate(cli.config.as_deref()).await,
+            Command::Task { command } => task::run(command).await,
+            Command::Bench { command } => bench::run(cli.config.as_deref(), command).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("kiln: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

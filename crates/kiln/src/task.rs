@@ -1,0 +1,178 @@
+//! `kiln task ...`: submit tasks and follow them through the HTTP API, as any client would.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use futures::StreamExt;
+use serde_json::{Value, json};
+
+#[derive(clap::Subcommand, Debug)]
+pub enum Command {
+    /// Create a task; with --follow, stream its live log until it finishes.
+    New {
+        #[arg(long, default_value = "new_app")]
+        kind: String,
+        #[arg(long)]
+        template: String,
+        /// Project name: lowercase letters, digits and '-'.
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        brief: String,
+        /// Makes retries of this command safe: the same key never creates a second task.
+        #[arg(long)]
+        idempotency_key: Option<String>,
+        #[arg(long)]
+        follow: bool,
+        #[arg(long, env = "KILN_API_URL", default_value = "http://127.0.0.1:8080")]
+        api: String,
+    },
+    /// Show one task as JSON.
+    Get {
+        id: String,
+        #[arg(long, env = "KILN_API_URL", default_value = "http://127.0.0.1:8080")]
+        api: String,
+    },
+    /// List recent tasks.
+    List {
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        project: Option<String>,
+        #[arg(long, env = "KILN_API_URL", default_value = "http://127.0.0.1:8080")]
+        api: String,
+    },
+}
+
+pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?;
+    match command {
+        Command::New {
+            kind,
+            template,
+            name,
+            brief,
+            idempotency_key,
+            follow,
+            api,
+        } => {
+            let mut req = http
+                .post(format!("{api}/api/v1/tasks"))
+                .json(&json!({"kind": kind, "template": template, "name": name, "brief": brief}));
+            if let Some(key) = idempotency_key {
+                req = req.header("Idempotency-Key", key);
+            }
+            let resp = req.send().await.with_context(|| format!("reaching the Kiln API at {api}"))?;
+            let status = resp.status();
+            let body: Value = resp.json().await.unwrap_or(Value::Null);
+            if !status.is_success() {
+                bail!(
+                    "the API refused the task ({status}): {}",
+                    body["detail"].as_str().unwrap_or("no detail")
+                );
+            }
+            let id = body["id"].as_str().context("the API answered without a task id")?.to_owned();
+            println!("task {id} queued");
+            if !follow {
+                return Ok(ExitCode::SUCCESS);
+            }
+            follow_task(&http, &api, &id).await
+        }
+        Command::Get { id, api } => {
+            let body = get_task(&http, &api, &id).await?;
+            println!("{}", serde_json::to_string_pretty(&body)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::List { status, project, api } => {
+            let mut query = vec![];
+            if let Some(s) = status {
+                query.push(("status", s));
+            }
+            if let Some(p) = project {
+                query.push(("project", p));
+            }
+            let body: Value = http
+                .get(format!("{api}/api/v1/tasks"))
+                .query(&query)
+                .send()
+                .await?
+                .json()
+                .await?;
+            for t in body["items"].as_array().into_iter().flatten() {
+                println!(
+                    "{}  {:<26} {:<14} {}",
+                    t["id"].as_str().unwrap_or("?"),
+                    t["status"].as_str().unwrap_or("?"),
+                    t["template"].as_str().unwrap_or("?"),
+                    t["project"].as_str().unwrap_or("?")
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn get_task(http: &reqwest::Client, api: &str, id: &str) -> anyhow::Result<Value> {
+    let resp = http.get(format!("{api}/api/v1/tasks/{id}")).send().await?;
+    let status = resp.status();
+    let body: Value = resp.json().await?;
+    if !status.is_success() {
+        bail!("{status}: {}", body["detail"].as_str().unwrap_or("no detail"));
+    }
+    Ok(body)
+}
+
+const TERMINAL: [&str; 5] = ["deployed", "blocked", "failed", "cancelled", "rolled_back"];
+
+async fn follow_task(http: &reqwest::Client, api: &str, id: &str) -> anyhow::Result<ExitCode> {
+    let ws_url = format!("{}/ws/logs?task_id={id}", api.replacen("http", "ws", 1));
+    let logs = tokio::spawn(async move {
+        let Ok((mut ws, _)) = tokio_tungstenite::connect_async(ws_url.as_str()).await else {
+            eprintln!("(live log unavailable)");
+            return;
+        };
+        while let Some(Ok(msg)) = ws.next().await {
+            if let tokio_tungstenite::tungstenite::Message::Text(text) = msg
+                && let Ok(line) = serde_json::from_str::<Value>(&text)
+            {
+                println!(
+                    "{:>9} | {}",
+                    line["service"].as_str().unwrap_or(""),
+                    line["message"].as_str().unwrap_or("")
+                );
+            }
+        }
+    });
+    let task = loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let task = get_task(http, api, id).await?;
+        if TERMINAL.contains(&task["status"].as_str().unwrap_or("")) {
+            break task;
+        }
+    };
+    // Let the last log lines arrive before printing the outcome.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    logs.abort();
+    let status = task["status"].as_str().unwrap_or("?");
+    println!();
+    println!("task {id}: {status}");
+    if let Some(reason) = task["status_reason"].as_str() {
+        println!("reason: {reason}");
+    }
+    for r in task["gate"]["reasons"].as_array().into_iter().flatten() {
+        println!(
+            "  gate [{}] {}",
+            r["kind"].as_str().unwrap_or(""),
+            r["message"].as_str().unwrap_or("")
+        );
+    }
+    if let Some(url) = task["deployment"]["url"].as_str() {
+        println!("live at {url}");
+    }
+    Ok(if status == "deployed" {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Installs what Kiln needs on a Debian/Ubuntu machine with Rust, when it is missing, and
+# makes sure NATS JetStream and Postgres answer for the tests. Sourced by up.sh and test.sh.
+# Idempotent: a machine that has everything is left untouched.
+set -euo pipefail
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+log() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
+
+need_apt=()
+command -v git >/dev/null || need_apt+=(git)
+command -v curl >/dev/null || need_apt+=(curl ca-certificates)
+command -v nats-server >/dev/null || need_apt+=(nats-server)
+command -v node >/dev/null || need_apt+=(nodejs)
+command -v npm >/dev/null || need_apt+=(npm)
+command -v cc >/dev/null || need_apt+=(build-essential)
+command -v pkg-config >/dev/null || need_apt+=(pkg-config)
+if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  need_apt+=(postgresql postgresql-contrib)
+fi
+command -v psql >/dev/null || need_apt+=(postgresql-client)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  log "installing ${need_apt[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+if ! command -v cargo >/dev/null; then
+  echo "cargo not found: install Rust first (https://rustup.rs)" >&2
+  exit 1
+fi
+if command -v rustup >/dev/null; then
+  for c in rustfmt clippy; do
+    rustup component list --installed 2>/dev/null | grep -q "^$c" || rustup component add "$c"
+  done
+fi
+
+answers() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# NATS with JetStream on 4222 (the tests' default; KILN_TEST_NATS_URL points elsewhere).
+ensure_nats() {
+  if [ -n "${KILN_TEST_NATS_URL:-}" ] || answers 4222; then return; fi
+  local dir="${XDG_STATE_HOME:-$HOME/.local/state}/kiln/nats"
+  mkdir -p "$dir"
+  log "starting nats-server -js on 127.0.0.1:4222 (store $dir)"
+  nohup nats-server -js -a 127.0.0.1 -p 4222 -sd "$dir" >"$dir/nats.log" 2>&1 &
+  for _ in $(seq 50); do answers 4222 && return; sleep 0.2; done
+  echo "nats-server did not start; see $dir/nats.log" >&2; exit 1
+}
+
+# Postgres on 5432 with a role the tests can use (KILN_TEST_DATABASE_URL points elsewhere).
+ensure_postgres() {
+  if [ -n "${KILN_TEST_DATABASE_URL:-}" ]; then return; fi
+  if ! answers 5432; then
+    log "starting postgres"
+    if command -v pg_ctlcluster >/dev/null && [ -n "$(ls /etc/postgresql 2>/dev/null)" ]; then
+      local ver; ver=$(ls /etc/postgresql | sort -V | tail -n1)
+      $SUDO pg_ctlcluster --skip-systemctl-redirect "$ver" main start || $SUDO service postgresql start
+    else
+      $SUDO service postgresql start
+    fi
+    for _ in $(seq 50); do answers 5432 && break; sleep 0.2; done
+  fi
+  if psql "postgres://postgres@127.0.0.1:5432/postgres" -Atc 'select 1' >/dev/null 2>&1; then
+    export KILN_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:5432/postgres"
+  else
+    # Debian's default pg_hba wants a password over TCP: give the postgres role a local one.
+    log "setting a local password for the postgres role (TCP logins need one here)"
+    $SUDO -u postgres psql -qc "ALTER USER postgres PASSWORD 'kiln-local'" >/dev/null
+    export KILN_TEST_DATABASE_URL="postgres://postgres:kiln-local@127.0.0.1:5432/postgres"
+  fi
+}
