@@ -73,8 +73,11 @@ impl Handler for Codegen {
     }
 
     fn consumer(&self, cx: &Ctx) -> ConsumerSpec {
-        cx.subjects
-            .stage_consumer(Stage::Codegen, Duration::from_secs(cx.config.ack_wait_secs), cx.config.max_deliver)
+        cx.subjects.stage_consumer(
+            Stage::Codegen,
+            Duration::from_secs(cx.config.ack_wait_secs),
+            cx.config.max_deliver,
+        )
     }
 
     async fn work(&self, cx: &Ctx, job: &Job<WorkItem>) -> Result<CommitRecord, HandlerError> {
@@ -82,7 +85,10 @@ impl Handler for Codegen {
         let repo = cx.repo_path(&task.project);
         let round = job.input.round.to_string();
         let task_id = task.id.to_string();
-        let trailers = [("Kiln-Task", task_id.as_str()), ("Kiln-Round", round.as_str())];
+        let trailers = [
+            ("Kiln-Task", task_id.as_str()),
+            ("Kiln-Round", round.as_str()),
+        ];
         self.git
             .ensure_bare(&repo)
             .await
@@ -220,7 +226,11 @@ impl Codegen {
             .iter()
             .map(|s| format!("- {}\n", s.title))
             .collect();
-        let subject = format!("kiln: scaffold {} from {}\n\nStories:\n{stories}", task.project, template.name());
+        let subject = format!(
+            "kiln: scaffold {} from {}\n\nStories:\n{stories}",
+            task.project,
+            template.name()
+        );
         let message = kiln_git::with_trailers(&subject, trailers)
             .map_err(|e| HandlerError::permanent("commit message", &e))?;
         let sha = match wd
@@ -246,7 +256,11 @@ impl Codegen {
 }
 
 /// Runs the codegen service until `shutdown`.
-pub async fn run(base: kiln_runtime::Config, _config: Config, shutdown: Shutdown) -> Result<(), RunError> {
+pub async fn run(
+    base: kiln_runtime::Config,
+    _config: Config,
+    shutdown: Shutdown,
+) -> Result<(), RunError> {
     let catalog = Catalog::load(base.runtime.templates_dir.as_deref())?;
     let runtime = Runtime::start(base, "codegen", &shutdown).await?;
     runtime.serve_health(&shutdown).await?;

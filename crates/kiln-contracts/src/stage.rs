@@ -68,7 +68,10 @@ mod tests {
             seen.push(next.name());
             stage = next;
         }
-        assert_eq!(seen, ["plan", "codegen", "test", "review", "gate", "deploy"]);
+        assert_eq!(
+            seen,
+            ["plan", "codegen", "test", "review", "gate", "deploy"]
+        );
         assert_eq!(Stage::from_name("unspecified"), None);
     }
 }

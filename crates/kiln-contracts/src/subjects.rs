@@ -202,7 +202,12 @@ impl Subjects {
     }
 
     /// The durable consumer shared by every replica of the service handling `stage`.
-    pub fn stage_consumer(&self, stage: Stage, ack_wait: Duration, max_deliver: i64) -> ConsumerSpec {
+    pub fn stage_consumer(
+        &self,
+        stage: Stage,
+        ack_wait: Duration,
+        max_deliver: i64,
+    ) -> ConsumerSpec {
         ConsumerSpec {
             stream: self.work_stream().name,
             durable_name: stage.name().to_owned(),
@@ -269,7 +274,10 @@ mod tests {
         let s = Subjects::default();
         let mut filters: Vec<String> = Stage::all()
             .into_iter()
-            .map(|st| s.stage_consumer(st, Duration::from_secs(30), 5).filter_subject)
+            .map(|st| {
+                s.stage_consumer(st, Duration::from_secs(30), 5)
+                    .filter_subject
+            })
             .collect();
         filters.push(s.index_consumer(Duration::from_secs(30), 5).filter_subject);
         let unique: std::collections::HashSet<_> = filters.iter().collect();

@@ -15,8 +15,8 @@ use kiln_git::Git;
 use kiln_runtime::{Binding, Ctx, Handler, HandlerError, Job, Next, Runtime, Shutdown};
 use kiln_store::TaskStatus;
 use kiln_store::records::{self, Deployment};
-use kiln_targets::{LocalConfig, LocalTarget};
 use kiln_targets::{DeploySpec, Deployed, ServeKind, Target, Verification};
+use kiln_targets::{LocalConfig, LocalTarget};
 use kiln_templates::Catalog;
 use kiln_tester::Phase;
 use sqlx::PgConnection;
@@ -66,13 +66,21 @@ fn expected_texts(stories: &[records::Story]) -> Vec<String> {
     stories
         .iter()
         .map(|s| s.title.clone())
-        .filter(|t| t.chars().all(|c| c.is_alphanumeric() || c == ' ' || c == '-' || c == ','))
+        .filter(|t| {
+            t.chars()
+                .all(|c| c.is_alphanumeric() || c == ' ' || c == '-' || c == ',')
+        })
         .take(3)
         .collect()
 }
 
 impl Deployer {
-    async fn spec(&self, cx: &Ctx, job: &Job<WorkItem>, source_dir: std::path::PathBuf) -> Result<DeploySpec, HandlerError> {
+    async fn spec(
+        &self,
+        cx: &Ctx,
+        job: &Job<WorkItem>,
+        source_dir: std::path::PathBuf,
+    ) -> Result<DeploySpec, HandlerError> {
         let task = &job.task;
         let template = self.catalog.get(&task.template).ok_or_else(|| {
             HandlerError::Permanent(format!("template {:?} is not installed", task.template))
@@ -115,8 +123,11 @@ impl Handler for Deployer {
     }
 
     fn consumer(&self, cx: &Ctx) -> ConsumerSpec {
-        cx.subjects
-            .stage_consumer(Stage::Deploy, Duration::from_secs(cx.config.ack_wait_secs), cx.config.max_deliver)
+        cx.subjects.stage_consumer(
+            Stage::Deploy,
+            Duration::from_secs(cx.config.ack_wait_secs),
+            cx.config.max_deliver,
+        )
     }
 
     async fn work(&self, cx: &Ctx, job: &Job<WorkItem>) -> Result<Outcome, HandlerError> {
@@ -132,14 +143,20 @@ impl Handler for Deployer {
         let (spec, deployed, _scratch) = match already {
             Some((_, deployed)) => {
                 job.log
-                    .info(format!("{short} is already live at {}; verifying it again", deployed.url))
+                    .info(format!(
+                        "{short} is already live at {}; verifying it again",
+                        deployed.url
+                    ))
                     .await;
                 let spec = self.spec(cx, job, deployed.dir.clone()).await?;
                 (spec, deployed, None)
             }
             None => {
                 let template = self.catalog.get(&task.template).ok_or_else(|| {
-                    HandlerError::Permanent(format!("template {:?} is not installed", task.template))
+                    HandlerError::Permanent(format!(
+                        "template {:?} is not installed",
+                        task.template
+                    ))
                 })?;
                 let scratch = cx
                     .scratch(&task.id.to_string())
@@ -160,7 +177,10 @@ impl Handler for Deployer {
                 )
                 .await
                 .map_err(|e| HandlerError::retryable("running a build command", &e))?;
-                if let Some(failed) = results.iter().find(|r| r.exit_code != Some(0) || r.timed_out) {
+                if let Some(failed) = results
+                    .iter()
+                    .find(|r| r.exit_code != Some(0) || r.timed_out)
+                {
                     return Err(HandlerError::Permanent(format!(
                         "release build failed: `{}` exited with {:?}: {}",
                         failed.command,
@@ -170,17 +190,32 @@ impl Handler for Deployer {
                 }
                 let spec = self.spec(cx, job, ws).await?;
                 let deployed = self.target.deploy(&spec).await.map_err(|e| {
-                    HandlerError::Permanent(format!("deploy to the local target failed: {}", kiln_runtime::harness::error_chain(&e)))
+                    HandlerError::Permanent(format!(
+                        "deploy to the local target failed: {}",
+                        kiln_runtime::harness::error_chain(&e)
+                    ))
                 })?;
-                job.log.info(format!("{short} is live at {}", deployed.url)).await;
+                job.log
+                    .info(format!("{short} is live at {}", deployed.url))
+                    .await;
                 (spec, deployed, Some(scratch))
             }
         };
-        cx.progress_status(task.id, TaskStatus::Verifying, Stage::Deploy, "verifying the live app")
-            .await?;
+        cx.progress_status(
+            task.id,
+            TaskStatus::Verifying,
+            Stage::Deploy,
+            "verifying the live app",
+        )
+        .await?;
         let verification = self.target.verify(&spec, &deployed).await;
         for c in &verification.checks {
-            let line = format!("verify {}: {} ({})", c.name, if c.ok { "ok" } else { "FAILED" }, c.detail);
+            let line = format!(
+                "verify {}: {} ({})",
+                c.name,
+                if c.ok { "ok" } else { "FAILED" },
+                c.detail
+            );
             if c.ok {
                 job.log.info(line).await;
             } else {
@@ -227,7 +262,11 @@ impl Handler for Deployer {
                 .filter(|c| !c.ok)
                 .map(|c| format!("{}: {}", c.name, c.detail))
                 .collect();
-            let reason = format!("verification of {} failed: {}", out.deployed.url, failed.join("; "));
+            let reason = format!(
+                "verification of {} failed: {}",
+                out.deployed.url,
+                failed.join("; ")
+            );
             Ok(Next {
                 status: Some((TaskStatus::Failed, Some(reason.clone()))),
                 run: kiln_runtime::RunStatus::Failed,
@@ -238,29 +277,50 @@ impl Handler for Deployer {
 }
 
 /// Runs the deployer until `shutdown`: restores live apps, serves them, handles deploy work.
-pub async fn run(base: kiln_runtime::Config, config: Config, shutdown: Shutdown) -> Result<(), RunError> {
+pub async fn run(
+    base: kiln_runtime::Config,
+    config: Config,
+    shutdown: Shutdown,
+) -> Result<(), RunError> {
     let catalog = Catalog::load(base.runtime.templates_dir.as_deref())?;
     let runtime = Runtime::start(base, "deployer", &shutdown).await?;
     let listener = tokio::net::TcpListener::bind(config.http)
         .await
-        .map_err(|source| kiln_runtime::Error::Bind { addr: config.http, source })?;
+        .map_err(|source| kiln_runtime::Error::Bind {
+            addr: config.http,
+            source,
+        })?;
     let bound = listener
         .local_addr()
-        .map_err(|source| kiln_runtime::Error::Bind { addr: config.http, source })?;
-    let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{bound}"));
+        .map_err(|source| kiln_runtime::Error::Bind {
+            addr: config.http,
+            source,
+        })?;
+    let public_url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{bound}"));
     let local = LocalConfig {
         readiness_timeout: Duration::from_secs(config.readiness_timeout_secs),
         app_path: std::env::var("PATH").unwrap_or_else(|_| LocalConfig::default().app_path),
         ..LocalConfig::default()
     };
-    let target = LocalTarget::with_config(runtime.cx.data_dir.join("deploy"), public_url.clone(), local);
+    let target = LocalTarget::with_config(
+        runtime.cx.data_dir.join("deploy"),
+        public_url.clone(),
+        local,
+    );
     for (app, result) in target.restore().await {
         match result {
             Ok(d) => tracing::info!(app = %app, url = %d.url, "restored live app"),
-            Err(e) => tracing::warn!(app = %app, error = %kiln_runtime::harness::error_chain(&e), "app not restored"),
+            Err(e) => {
+                tracing::warn!(app = %app, error = %kiln_runtime::harness::error_chain(&e), "app not restored")
+            }
         }
     }
-    let router = target.router().merge(kiln_runtime::http::router(runtime.cx.clone()));
+    let router = target
+        .router()
+        .merge(kiln_runtime::http::router(runtime.cx.clone()));
     let server_stop = shutdown.clone();
     let server = tokio::spawn(async move {
         let served = axum::serve(listener, router)

@@ -28,11 +28,18 @@ fn reason(code: &str, kind: &str, message: impl Into<String>) -> Reason {
 pub fn decide(round: i32, test: Option<&TestRun>, reviews: &[Review]) -> GateDecision {
     let mut reasons = Vec::new();
     match test {
-        None => reasons.push(reason("tests_missing", "hard", "no test run was recorded for this round")),
+        None => reasons.push(reason(
+            "tests_missing",
+            "hard",
+            "no test run was recorded for this round",
+        )),
         Some(t) if t.error.is_some() => reasons.push(reason(
             "tests_not_run",
             "hard",
-            format!("tests could not run: {}", t.error.as_deref().unwrap_or_default()),
+            format!(
+                "tests could not run: {}",
+                t.error.as_deref().unwrap_or_default()
+            ),
         )),
         Some(t) if !t.passed => {
             let failed = t
@@ -43,11 +50,18 @@ pub fn decide(round: i32, test: Option<&TestRun>, reviews: &[Review]) -> GateDec
                     if c.timed_out {
                         format!("`{}` ({}) timed out", c.command, c.phase)
                     } else {
-                        format!("`{}` ({}) exited with {:?}", c.command, c.phase, c.exit_code)
+                        format!(
+                            "`{}` ({}) exited with {:?}",
+                            c.command, c.phase, c.exit_code
+                        )
                     }
                 })
                 .unwrap_or_else(|| "a command failed".into());
-            reasons.push(reason("tests_failed", "hard", format!("tests failed: {failed}")));
+            reasons.push(reason(
+                "tests_failed",
+                "hard",
+                format!("tests failed: {failed}"),
+            ));
         }
         Some(t) => reasons.push(reason(
             "tests_passed",
@@ -56,7 +70,11 @@ pub fn decide(round: i32, test: Option<&TestRun>, reviews: &[Review]) -> GateDec
         )),
     }
     if reviews.is_empty() {
-        reasons.push(reason("review_missing", "hard", "no reviewer looked at this round"));
+        reasons.push(reason(
+            "review_missing",
+            "hard",
+            "no reviewer looked at this round",
+        ));
     }
     for r in reviews {
         match r.verdict.as_str() {
@@ -73,7 +91,11 @@ pub fn decide(round: i32, test: Option<&TestRun>, reviews: &[Review]) -> GateDec
                 reasons.push(reason(
                     "review_blocked",
                     "hard",
-                    format!("reviewer {} blocked the change: {}", r.reviewer, worst.join(", ")),
+                    format!(
+                        "reviewer {} blocked the change: {}",
+                        r.reviewer,
+                        worst.join(", ")
+                    ),
                 ));
             }
             "concerns" => reasons.push(reason(
@@ -81,7 +103,11 @@ pub fn decide(round: i32, test: Option<&TestRun>, reviews: &[Review]) -> GateDec
                 "info",
                 format!("reviewer {} raised concerns: {}", r.reviewer, r.summary),
             )),
-            _ => reasons.push(reason("review_passed", "info", format!("reviewer {} passed the change", r.reviewer))),
+            _ => reasons.push(reason(
+                "review_passed",
+                "info",
+                format!("reviewer {} passed the change", r.reviewer),
+            )),
         }
     }
     let decision = if reasons.iter().any(|r| r.kind == "hard") {
@@ -115,8 +141,11 @@ impl Handler for Gate {
     }
 
     fn consumer(&self, cx: &Ctx) -> ConsumerSpec {
-        cx.subjects
-            .stage_consumer(Stage::Gate, Duration::from_secs(cx.config.ack_wait_secs), cx.config.max_deliver)
+        cx.subjects.stage_consumer(
+            Stage::Gate,
+            Duration::from_secs(cx.config.ack_wait_secs),
+            cx.config.max_deliver,
+        )
     }
 
     async fn work(&self, cx: &Ctx, job: &Job<WorkItem>) -> Result<GateDecision, HandlerError> {
@@ -125,9 +154,13 @@ impl Handler for Gate {
         let tests = records::test_runs(&mut conn, job.task.id).await?;
         let reviews = records::reviews(&mut conn, job.task.id, Some(round)).await?;
         let decision = decide(round, tests.iter().find(|t| t.round == round), &reviews);
-        job.log.info(format!("gate decision: {}", decision.decision)).await;
+        job.log
+            .info(format!("gate decision: {}", decision.decision))
+            .await;
         for r in &decision.reasons {
-            job.log.info(format!("  [{}] {}: {}", r.kind, r.code, r.message)).await;
+            job.log
+                .info(format!("  [{}] {}: {}", r.kind, r.code, r.message))
+                .await;
         }
         Ok(decision)
     }
@@ -173,7 +206,11 @@ impl Handler for Gate {
 }
 
 /// Runs the gate service until `shutdown`.
-pub async fn run(base: kiln_runtime::Config, _config: Config, shutdown: Shutdown) -> Result<(), kiln_runtime::Error> {
+pub async fn run(
+    base: kiln_runtime::Config,
+    _config: Config,
+    shutdown: Shutdown,
+) -> Result<(), kiln_runtime::Error> {
     let runtime = Runtime::start(base, "gate", &shutdown).await?;
     runtime.serve_health(&shutdown).await?;
     runtime.run(Gate, shutdown).await?;
@@ -217,26 +254,43 @@ mod tests {
     }
 
     fn codes(d: &GateDecision) -> Vec<(&str, &str)> {
-        d.reasons.iter().map(|r| (r.code.as_str(), r.kind.as_str())).collect()
+        d.reasons
+            .iter()
+            .map(|r| (r.code.as_str(), r.kind.as_str()))
+            .collect()
     }
 
     #[test]
     fn passing_tests_and_reviews_approve_with_reasons() {
         let d = decide(0, Some(&run(true, None)), &[review("pass", vec![])]);
         assert_eq!(d.decision, "approved");
-        assert_eq!(codes(&d), [("tests_passed", "info"), ("review_passed", "info")]);
+        assert_eq!(
+            codes(&d),
+            [("tests_passed", "info"), ("review_passed", "info")]
+        );
     }
 
     #[test]
     fn failed_tests_block_and_say_which_command() {
         let d = decide(0, Some(&run(false, None)), &[review("pass", vec![])]);
         assert_eq!(d.decision, "blocked");
-        assert!(d.reasons[0].message.contains("`npm test` (test) exited with Some(1)"));
+        assert!(
+            d.reasons[0]
+                .message
+                .contains("`npm test` (test) exited with Some(1)")
+        );
     }
 
     #[test]
     fn a_missing_toolchain_blocks_with_its_name() {
-        let d = decide(0, Some(&run(false, Some("missing toolchain on the tester host: npm"))), &[review("pass", vec![])]);
+        let d = decide(
+            0,
+            Some(&run(
+                false,
+                Some("missing toolchain on the tester host: npm"),
+            )),
+            &[review("pass", vec![])],
+        );
         assert_eq!(d.decision, "blocked");
         assert_eq!(d.reasons[0].code, "tests_not_run");
         assert!(d.reasons[0].message.contains("npm"));
@@ -253,7 +307,10 @@ mod tests {
         };
         let d = decide(0, Some(&run(false, None)), &[review("block", vec![secret])]);
         assert_eq!(d.decision, "blocked");
-        assert_eq!(codes(&d), [("tests_failed", "hard"), ("review_blocked", "hard")]);
+        assert_eq!(
+            codes(&d),
+            [("tests_failed", "hard"), ("review_blocked", "hard")]
+        );
         assert!(d.reasons[1].message.contains("secret at app.js:3"));
     }
 
@@ -263,6 +320,9 @@ mod tests {
         assert_eq!(d.decision, "approved");
         let d = decide(0, None, &[]);
         assert_eq!(d.decision, "blocked");
-        assert_eq!(codes(&d), [("tests_missing", "hard"), ("review_missing", "hard")]);
+        assert_eq!(
+            codes(&d),
+            [("tests_missing", "hard"), ("review_missing", "hard")]
+        );
     }
 }

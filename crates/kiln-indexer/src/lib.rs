@@ -55,8 +55,10 @@ impl Handler for Indexer {
     }
 
     fn consumer(&self, cx: &Ctx) -> ConsumerSpec {
-        cx.subjects
-            .index_consumer(Duration::from_secs(cx.config.ack_wait_secs), cx.config.max_deliver)
+        cx.subjects.index_consumer(
+            Duration::from_secs(cx.config.ack_wait_secs),
+            cx.config.max_deliver,
+        )
     }
 
     async fn work(&self, cx: &Ctx, job: &Job<IndexRequest>) -> Result<Inventory, HandlerError> {
@@ -89,14 +91,28 @@ impl Handler for Indexer {
         job: &Job<IndexRequest>,
         inv: Inventory,
     ) -> Result<Next, HandlerError> {
-        records::insert_index_run(&mut *tx, job.task.project_id, Some(job.task.id), &inv.commit, inv.files, inv.bytes)
-            .await?;
-        Ok(Next::advance(format!("indexed {} files", inv.files), vec![]))
+        records::insert_index_run(
+            &mut *tx,
+            job.task.project_id,
+            Some(job.task.id),
+            &inv.commit,
+            inv.files,
+            inv.bytes,
+        )
+        .await?;
+        Ok(Next::advance(
+            format!("indexed {} files", inv.files),
+            vec![],
+        ))
     }
 }
 
 /// Runs the indexer service until `shutdown`.
-pub async fn run(base: kiln_runtime::Config, _config: Config, shutdown: Shutdown) -> Result<(), kiln_runtime::Error> {
+pub async fn run(
+    base: kiln_runtime::Config,
+    _config: Config,
+    shutdown: Shutdown,
+) -> Result<(), kiln_runtime::Error> {
     let runtime = Runtime::start(base, "indexer", &shutdown).await?;
     runtime.serve_health(&shutdown).await?;
     runtime.run(Indexer::new(), shutdown).await?;

@@ -54,8 +54,11 @@ impl Handler for Planner {
     }
 
     fn consumer(&self, cx: &Ctx) -> ConsumerSpec {
-        cx.subjects
-            .stage_consumer(Stage::Plan, Duration::from_secs(cx.config.ack_wait_secs), cx.config.max_deliver)
+        cx.subjects.stage_consumer(
+            Stage::Plan,
+            Duration::from_secs(cx.config.ack_wait_secs),
+            cx.config.max_deliver,
+        )
     }
 
     async fn work(&self, _cx: &Ctx, job: &Job<WorkItem>) -> Result<Plan, HandlerError> {
@@ -94,7 +97,11 @@ impl Handler for Planner {
 }
 
 /// Runs the planner service until `shutdown`.
-pub async fn run(base: kiln_runtime::Config, config: Config, shutdown: Shutdown) -> Result<(), kiln_runtime::Error> {
+pub async fn run(
+    base: kiln_runtime::Config,
+    config: Config,
+    shutdown: Shutdown,
+) -> Result<(), kiln_runtime::Error> {
     let runtime = Runtime::start(base, "planner", &shutdown).await?;
     runtime.serve_health(&shutdown).await?;
     runtime.run(Planner::new(config), shutdown).await?;

@@ -32,10 +32,7 @@ pub fn plan(project: &str, brief: &str, max_stories: usize) -> Plan {
         Some((head, _)) => capitalize(head),
         None => capitalize(&headline),
     };
-    let stories = wanted
-        .iter()
-        .map(|w| story(w, &epic))
-        .collect();
+    let stories = wanted.iter().map(|w| story(w, &epic)).collect();
     Plan {
         epic: truncate_words(&epic, 120),
         planner: "offline".into(),
@@ -46,7 +43,11 @@ pub fn plan(project: &str, brief: &str, max_stories: usize) -> Plan {
 fn story(want: &str, epic: &str) -> Story {
     let title = truncate_words(&capitalize(want), 80);
     Story {
-        description: format!("As a user of {}, I want {} so that the app does what the brief asks.", epic, lower_first(want)),
+        description: format!(
+            "As a user of {}, I want {} so that the app does what the brief asks.",
+            epic,
+            lower_first(want)
+        ),
         acceptance: vec![
             format!("The home page presents \"{title}\""),
             "The page loads successfully from the deployed URL".into(),
@@ -74,7 +75,12 @@ fn clauses(brief: &str) -> Vec<String> {
     let prose: String = brief
         .lines()
         .map(str::trim)
-        .filter(|l| !(l.starts_with("- ") || l.starts_with("* ") || l.starts_with("• ") || numbered(l).is_some()))
+        .filter(|l| {
+            !(l.starts_with("- ")
+                || l.starts_with("* ")
+                || l.starts_with("• ")
+                || numbered(l).is_some())
+        })
         .collect::<Vec<_>>()
         .join(" ");
     let mut out: Vec<String> = prose
@@ -130,7 +136,11 @@ fn capitalize(s: &str) -> String {
 fn lower_first(s: &str) -> String {
     let mut c = s.chars();
     match c.next() {
-        Some(first) if !s.starts_with(|ch: char| ch.is_uppercase() && s.chars().nth(1).is_some_and(char::is_uppercase)) => {
+        Some(first)
+            if !s.starts_with(|ch: char| {
+                ch.is_uppercase() && s.chars().nth(1).is_some_and(char::is_uppercase)
+            }) =>
+        {
             first.to_lowercase().chain(c).collect()
         }
         _ => s.to_owned(),
@@ -171,7 +181,10 @@ mod tests {
             8,
         );
         assert_eq!(p.epic, "Build a pizza ordering dashboard");
-        assert_eq!(titles(&p), ["Auth", "An order list", "Live delivery tracking"]);
+        assert_eq!(
+            titles(&p),
+            ["Auth", "An order list", "Live delivery tracking"]
+        );
         assert!(p.stories.iter().all(|s| s.acceptance.len() == 3));
         assert_eq!(p.planner, "offline");
     }
@@ -183,7 +196,12 @@ mod tests {
         assert_eq!(p.epic, "A landing page for a bakery");
         assert_eq!(
             titles(&p),
-            ["Show the opening hours", "Offer a contact form", "Gallery of cakes", "Prices table"]
+            [
+                "Show the opening hours",
+                "Offer a contact form",
+                "Gallery of cakes",
+                "Prices table"
+            ]
         );
     }
 

@@ -105,7 +105,8 @@ pub fn tests_present(files: &[String]) -> Option<Finding> {
         severity: "high".into(),
         file: None,
         line: None,
-        message: "the project has no test files; nothing shows the app does what the stories ask".into(),
+        message: "the project has no test files; nothing shows the app does what the stories ask"
+            .into(),
     })
 }
 
@@ -166,7 +167,11 @@ mod tests {
             "xoxb-1234567890-abcdef",
         ];
         for h in hits {
-            let line = AddedLine { file: "f".into(), line: 1, text: h.into() };
+            let line = AddedLine {
+                file: "f".into(),
+                line: 1,
+                text: h.into(),
+            };
             assert_eq!(secrets(&[line]).len(), 1, "{h}");
         }
         let clean = [
@@ -176,14 +181,25 @@ mod tests {
             "const pk = process.env.API_KEY;",
         ];
         for c in clean {
-            let line = AddedLine { file: "f".into(), line: 1, text: c.into() };
+            let line = AddedLine {
+                file: "f".into(),
+                line: 1,
+                text: c.into(),
+            };
             assert!(secrets(&[line]).is_empty(), "{c}");
         }
     }
 
     #[test]
     fn test_files_are_recognised_across_stacks() {
-        for p in ["test/app.test.js", "tests/test_api.py", "src/__tests__/x.tsx", "pkg/x_test.go", "test.sh", "web/a.spec.ts"] {
+        for p in [
+            "test/app.test.js",
+            "tests/test_api.py",
+            "src/__tests__/x.tsx",
+            "pkg/x_test.go",
+            "test.sh",
+            "web/a.spec.ts",
+        ] {
             assert!(is_test_path(p), "{p}");
         }
         for p in ["src/app.js", "testing.md", "contest.js"] {

@@ -61,14 +61,18 @@ impl Handler for Reviewer {
     }
 
     fn consumer(&self, cx: &Ctx) -> ConsumerSpec {
-        cx.subjects
-            .stage_consumer(Stage::Review, Duration::from_secs(cx.config.ack_wait_secs), cx.config.max_deliver)
+        cx.subjects.stage_consumer(
+            Stage::Review,
+            Duration::from_secs(cx.config.ack_wait_secs),
+            cx.config.max_deliver,
+        )
     }
 
     async fn work(&self, cx: &Ctx, job: &Job<WorkItem>) -> Result<Review, HandlerError> {
         let repo = cx.repo_path(&job.task.project);
         let commit = &job.input.commit;
-        let git_err = |what: &'static str| move |e: kiln_git::Error| HandlerError::retryable(what, &e);
+        let git_err =
+            |what: &'static str| move |e: kiln_git::Error| HandlerError::retryable(what, &e);
         let base = self
             .git
             .resolve_commit(&repo, &format!("{commit}^"))
@@ -95,7 +99,11 @@ impl Handler for Reviewer {
 
         let mut findings = checks::secrets(&checks::added_lines(&diff));
         findings.extend(checks::tests_present(&files));
-        findings.extend(checks::diff_size(stat.insertions, stat.deletions, self.config.max_diff_lines));
+        findings.extend(checks::diff_size(
+            stat.insertions,
+            stat.deletions,
+            self.config.max_diff_lines,
+        ));
         let verdict = checks::verdict(&findings);
         let summary = format!(
             "{verdict}: {} findings over {} files (+{} -{})",
@@ -111,10 +119,15 @@ impl Handler for Reviewer {
                 _ => String::new(),
             };
             job.log
-                .warn(format!("review [{}] {}{place}: {}", f.severity, f.rule, f.message))
+                .warn(format!(
+                    "review [{}] {}{place}: {}",
+                    f.severity, f.rule, f.message
+                ))
                 .await;
         }
-        job.log.info(format!("deterministic review {summary}")).await;
+        job.log
+            .info(format!("deterministic review {summary}"))
+            .await;
         Ok(Review {
             round: job.input.round as i32,
             reviewer: "deterministic".into(),
@@ -141,7 +154,11 @@ impl Handler for Reviewer {
 }
 
 /// Runs the reviewer service until `shutdown`.
-pub async fn run(base: kiln_runtime::Config, config: Config, shutdown: Shutdown) -> Result<(), kiln_runtime::Error> {
+pub async fn run(
+    base: kiln_runtime::Config,
+    config: Config,
+    shutdown: Shutdown,
+) -> Result<(), kiln_runtime::Error> {
     let runtime = Runtime::start(base, "reviewer", &shutdown).await?;
     runtime.serve_health(&shutdown).await?;
     runtime.run(Reviewer::new(config), shutdown).await?;

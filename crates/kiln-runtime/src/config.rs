@@ -187,7 +187,10 @@ impl Loader {
     }
 
     /// One section, with defaults for every key it does not set.
-    pub fn section<T: DeserializeOwned + Serialize + Default>(&self, name: &str) -> Result<T, Error> {
+    pub fn section<T: DeserializeOwned + Serialize + Default>(
+        &self,
+        name: &str,
+    ) -> Result<T, Error> {
         Figment::from(Serialized::defaults(T::default()))
             .merge(Serialized::defaults(
                 self.figment
@@ -200,6 +203,8 @@ impl Loader {
 }
 
 #[cfg(test)]
+// figment's Jail returns its large error type by design.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
 
@@ -229,9 +234,18 @@ mod tests {
             assert_eq!(base.runtime.concurrency, 2, "environment beats the file");
             assert_eq!(base.runtime.max_deliver, 5, "defaults fill the rest");
             assert_eq!(base.database.url.expose(), "postgres://u:hunter2@db/kiln");
-            assert!(!format!("{base:?}").contains("hunter2"), "secrets never print");
+            assert!(
+                !format!("{base:?}").contains("hunter2"),
+                "secrets never print"
+            );
             let api: Section = loader.section("api").expect("api section");
-            assert_eq!(api, Section { http: "1.2.3.4:1".into(), limit: 7 });
+            assert_eq!(
+                api,
+                Section {
+                    http: "1.2.3.4:1".into(),
+                    limit: 7
+                }
+            );
             let missing: Section = loader.section("nothing").expect("missing section");
             assert_eq!(missing, Section::default());
             Ok(())

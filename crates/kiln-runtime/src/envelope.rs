@@ -25,7 +25,9 @@ pub fn envelope(
         (h::CE_SOURCE.to_owned(), format!("/kiln/{service}")),
         (
             h::CE_TIME.to_owned(),
-            OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default(),
+            OffsetDateTime::now_utc()
+                .format(&Rfc3339)
+                .unwrap_or_default(),
         ),
         (h::CONTENT_TYPE.to_owned(), h::PROTOBUF.to_owned()),
     ];
@@ -63,15 +65,29 @@ mod tests {
             task_id: "abc".into(),
             ..Default::default()
         };
-        let msg = envelope("kiln.work.plan".into(), h::types::WORK, "api", Some("abc"), &item);
-        let get = |k: &str| msg.headers.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        let msg = envelope(
+            "kiln.work.plan".into(),
+            h::types::WORK,
+            "api",
+            Some("abc"),
+            &item,
+        );
+        let get = |k: &str| {
+            msg.headers
+                .iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.clone())
+        };
         assert_eq!(get(h::CE_ID), Some(msg.id.to_string()));
         assert_eq!(get(h::CE_TYPE).as_deref(), Some(h::types::WORK));
         assert_eq!(get(h::CE_SOURCE).as_deref(), Some("/kiln/api"));
         assert_eq!(get(h::TASK_ID).as_deref(), Some("abc"));
         assert!(get(h::CE_TIME).is_some_and(|t| t.contains('T')));
         let headers = nats_headers(&msg);
-        assert_eq!(headers.get(h::MSG_ID).map(|v| v.as_str().to_owned()), Some(msg.id.to_string()));
+        assert_eq!(
+            headers.get(h::MSG_ID).map(|v| v.as_str().to_owned()),
+            Some(msg.id.to_string())
+        );
         let decoded = <WorkItem as prost::Message>::decode(msg.payload.as_slice()).unwrap();
         assert_eq!(decoded, item);
     }

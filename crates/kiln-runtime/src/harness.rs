@@ -19,12 +19,14 @@ use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, AckKind};
 use futures::StreamExt;
-use kiln_contracts::{ConsumerSpec, DeadLetter, IndexRequest, Stage, StageName, TaskEvent, WorkItem};
 use kiln_contracts::headers as h;
+use kiln_contracts::{
+    ConsumerSpec, DeadLetter, IndexRequest, Stage, StageName, TaskEvent, WorkItem,
+};
+use kiln_store::TaskStatus;
 use kiln_store::delivery::{self, OutboxMessage};
 use kiln_store::records::{self, RunKey};
 use kiln_store::tasks::{self, Task};
-use kiln_store::TaskStatus;
 use sqlx::PgConnection;
 use time::OffsetDateTime;
 use tokio::sync::Semaphore;
@@ -209,7 +211,11 @@ enum Disposition {
 }
 
 /// Runs `handler` until `shutdown`, then lets in-flight work finish for the grace period.
-pub async fn run<H: Handler>(cx: Arc<Ctx>, handler: H, shutdown: CancellationToken) -> Result<(), Error> {
+pub async fn run<H: Handler>(
+    cx: Arc<Ctx>,
+    handler: H,
+    shutdown: CancellationToken,
+) -> Result<(), Error> {
     let handler = Arc::new(handler);
     let spec = handler.consumer(&cx);
     let consumer = crate::nats::ensure_consumer(&cx.js, &spec).await?;
@@ -253,8 +259,12 @@ pub async fn run<H: Handler>(cx: Arc<Ctx>, handler: H, shutdown: CancellationTok
             match next {
                 Some(Ok(msg)) => {
                     let Some(permit) = permits.pop() else { break };
-                    let (cx, handler, binding, hard_stop) =
-                        (cx.clone(), handler.clone(), binding.clone(), hard_stop.clone());
+                    let (cx, handler, binding, hard_stop) = (
+                        cx.clone(),
+                        handler.clone(),
+                        binding.clone(),
+                        hard_stop.clone(),
+                    );
                     inflight.spawn(async move {
                         handle(&cx, &*handler, &binding, msg, hard_stop).await;
                         drop(permit);
@@ -272,11 +282,17 @@ pub async fn run<H: Handler>(cx: Arc<Ctx>, handler: H, shutdown: CancellationTok
 
     let grace = Duration::from_secs(cx.config.shutdown_grace_secs);
     if !inflight.is_empty() {
-        tracing::info!(stage = binding.name, in_flight = inflight.len(), "finishing in-flight work");
+        tracing::info!(
+            stage = binding.name,
+            in_flight = inflight.len(),
+            "finishing in-flight work"
+        );
     }
-    if tokio::time::timeout(grace, async { while inflight.join_next().await.is_some() {} })
-        .await
-        .is_err()
+    if tokio::time::timeout(grace, async {
+        while inflight.join_next().await.is_some() {}
+    })
+    .await
+    .is_err()
     {
         hard_stop.cancel();
         while inflight.join_next().await.is_some() {}
@@ -318,14 +334,19 @@ async fn handle<H: Handler>(
     let _enter = span.enter();
     let (result, outcome) = match disposition {
         Disposition::Ack(outcome) => (msg.double_ack().await, outcome),
-        Disposition::Nak(delay, outcome) => (msg.ack_with(AckKind::Nak(Some(delay))).await, outcome),
+        Disposition::Nak(delay, outcome) => {
+            (msg.ack_with(AckKind::Nak(Some(delay))).await, outcome)
+        }
         Disposition::Term(outcome) => (msg.ack_with(AckKind::Term).await, outcome),
     };
     if let Err(e) = result {
         // The inbox makes the redelivery that follows harmless.
         tracing::warn!(error = %e, outcome, "acknowledgement failed; the message will be redelivered");
     }
-    cx.metrics.messages.with_label_values(&[binding.name, outcome]).inc();
+    cx.metrics
+        .messages
+        .with_label_values(&[binding.name, outcome])
+        .inc();
     cx.metrics
         .handle_seconds
         .with_label_values(&[binding.name])
@@ -383,7 +404,17 @@ async fn process<H: Handler>(
             "{} gave up after {} deliveries; the worker stopped each time before finishing",
             binding.name, cx.config.max_deliver
         );
-        return dead_letter(cx, binding, msg, attempt, &message_id, Some(task_id), round, reason).await;
+        return dead_letter(
+            cx,
+            binding,
+            msg,
+            attempt,
+            &message_id,
+            Some(task_id),
+            round,
+            reason,
+        )
+        .await;
     }
 
     let key = RunKey {
@@ -410,7 +441,8 @@ async fn process<H: Handler>(
     };
     progress.abort();
     let Some(worked) = worked else {
-        let _ = records::finish_stage_run(&cx.db, key, "interrupted", "service shut down mid-work").await;
+        let _ = records::finish_stage_run(&cx.db, key, "interrupted", "service shut down mid-work")
+            .await;
         return Disposition::Nak(Duration::ZERO, "interrupted");
     };
 
@@ -426,20 +458,45 @@ async fn process<H: Handler>(
         HandlerError::Retryable(reason) if (attempt as i64) < cx.config.max_deliver => {
             let delay = backoff(cx.config.retry_base_ms, attempt);
             job.log
-                .warn(format!("{} attempt {attempt} failed, retrying in {delay:?}: {reason}", binding.name))
+                .warn(format!(
+                    "{} attempt {attempt} failed, retrying in {delay:?}: {reason}",
+                    binding.name
+                ))
                 .await;
-            let _ = records::finish_stage_run(&cx.db, key, "failed", &format!("retrying: {reason}")).await;
+            let _ =
+                records::finish_stage_run(&cx.db, key, "failed", &format!("retrying: {reason}"))
+                    .await;
             Disposition::Nak(delay, "retry")
         }
         HandlerError::Retryable(reason) => {
             let reason = format!("{} failed after {attempt} attempts: {reason}", binding.name);
             job.log.error(reason.clone()).await;
-            dead_letter(cx, binding, msg, attempt, &job.message_id, Some(task_id), round, reason).await
+            dead_letter(
+                cx,
+                binding,
+                msg,
+                attempt,
+                &job.message_id,
+                Some(task_id),
+                round,
+                reason,
+            )
+            .await
         }
         HandlerError::Permanent(reason) => {
             let reason = format!("{} failed: {reason}", binding.name);
             job.log.error(reason.clone()).await;
-            dead_letter(cx, binding, msg, attempt, &job.message_id, Some(task_id), round, reason).await
+            dead_letter(
+                cx,
+                binding,
+                msg,
+                attempt,
+                &job.message_id,
+                Some(task_id),
+                round,
+                reason,
+            )
+            .await
         }
     }
 }
@@ -465,7 +522,12 @@ fn retry_later(cx: &Ctx, attempt: i32, what: &str, err: &kiln_store::Error) -> D
     Disposition::Nak(backoff(cx.config.retry_base_ms, attempt), "retry")
 }
 
-async fn begin_run(cx: &Ctx, binding: &Binding, key: RunKey<'_>, task: &Task) -> Result<(), kiln_store::Error> {
+async fn begin_run(
+    cx: &Ctx,
+    binding: &Binding,
+    key: RunKey<'_>,
+    task: &Task,
+) -> Result<(), kiln_store::Error> {
     let mut tx = cx.db.begin().await?;
     records::start_stage_run(&mut tx, key, &cx.worker).await?;
     let status = match binding.active_status {
@@ -475,10 +537,20 @@ async fn begin_run(cx: &Ctx, binding: &Binding, key: RunKey<'_>, task: &Task) ->
         }
         _ => task.status,
     };
-    let summary = format!("{} started (round {}, attempt {})", binding.name, key.round, key.attempt);
+    let summary = format!(
+        "{} started (round {}, attempt {})",
+        binding.name, key.round, key.attempt
+    );
     delivery::enqueue(
         &mut *tx,
-        &cx.event_message(key.task_id, "stage_started", status, binding.stage, key.round, &summary),
+        &cx.event_message(
+            key.task_id,
+            "stage_started",
+            status,
+            binding.stage,
+            key.round,
+            &summary,
+        ),
     )
     .await?;
     tx.commit().await?;
@@ -501,9 +573,15 @@ async fn commit<H: Handler>(
         return Ok(false);
     }
     let current = tasks::lock_task(&mut tx, key.task_id).await?;
-    if current.is_none() || (binding.skip_finished && current.is_some_and(TaskStatus::is_terminal)) {
-        let status = current.map(|s| s.to_string()).unwrap_or_else(|| "gone".into());
-        let summary = format!("task became {status} while {} worked; results not applied", binding.name);
+    if current.is_none() || (binding.skip_finished && current.is_some_and(TaskStatus::is_terminal))
+    {
+        let status = current
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "gone".into());
+        let summary = format!(
+            "task became {status} while {} worked; results not applied",
+            binding.name
+        );
         records::finish_stage_run(&mut *tx, key, RunStatus::Skipped.as_str(), &summary).await?;
         tx.commit().await?;
         job.log.info(summary).await;
@@ -522,7 +600,14 @@ async fn commit<H: Handler>(
     }
     delivery::enqueue(
         &mut *tx,
-        &cx.event_message(key.task_id, event_kind, status_now, binding.stage, key.round, &next.summary),
+        &cx.event_message(
+            key.task_id,
+            event_kind,
+            status_now,
+            binding.stage,
+            key.round,
+            &next.summary,
+        ),
     )
     .await?;
     for m in &next.messages {
@@ -564,7 +649,13 @@ async fn dead_letter(
         delivery::record_inbox(&mut tx, binding.name, message_id).await?;
         delivery::enqueue(
             &mut *tx,
-            &envelope(dlq_subject, h::types::DEAD_LETTER, cx.service, task_str.as_deref(), &letter),
+            &envelope(
+                dlq_subject,
+                h::types::DEAD_LETTER,
+                cx.service,
+                task_str.as_deref(),
+                &letter,
+            ),
         )
         .await?;
         if let Some(task_id) = task_id {
@@ -580,7 +671,14 @@ async fn dead_letter(
             {
                 delivery::enqueue(
                     &mut *tx,
-                    &cx.event_message(task_id, "failed", TaskStatus::Failed, binding.stage, round, &reason),
+                    &cx.event_message(
+                        task_id,
+                        "failed",
+                        TaskStatus::Failed,
+                        binding.stage,
+                        round,
+                        &reason,
+                    ),
                 )
                 .await?;
             }
@@ -652,7 +750,13 @@ impl Ctx {
 
     /// Live log lines for `task_id`, written as this service.
     pub fn task_log(&self, task_id: &str, stage: Stage) -> crate::tasklog::TaskLog {
-        crate::tasklog::TaskLog::new(self.js.clone(), &self.subjects, task_id, self.service, stage)
+        crate::tasklog::TaskLog::new(
+            self.js.clone(),
+            &self.subjects,
+            task_id,
+            self.service,
+            stage,
+        )
     }
 }
 

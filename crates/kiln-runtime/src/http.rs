@@ -34,7 +34,11 @@ async fn health(State(cx): State<Arc<Ctx>>) -> impl IntoResponse {
         "nats": if nats { "connected" } else { "disconnected" },
         "database": if database { "ok" } else { "unreachable" },
     });
-    let code = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let code = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (code, axum::Json(body))
 }
 
@@ -54,7 +58,9 @@ pub async fn serve(
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| Error::Bind { addr, source: e })?;
-    let bound = listener.local_addr().map_err(|e| Error::Bind { addr, source: e })?;
+    let bound = listener
+        .local_addr()
+        .map_err(|e| Error::Bind { addr, source: e })?;
     let handle = tokio::spawn(async move {
         let result = axum::serve(listener, router)
             .with_graceful_shutdown(async move { shutdown.cancelled().await })

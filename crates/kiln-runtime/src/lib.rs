@@ -156,13 +156,20 @@ pub struct Runtime {
 impl Runtime {
     /// Connects to NATS and Postgres (waiting for them while `shutdown` allows), applies
     /// migrations, ensures streams exist and starts the outbox relay.
-    pub async fn start(config: Config, service: &'static str, shutdown: &CancellationToken) -> Result<Self, Error> {
+    pub async fn start(
+        config: Config,
+        service: &'static str,
+        shutdown: &CancellationToken,
+    ) -> Result<Self, Error> {
         let subjects = Subjects::new(&config.nats.prefix)?;
         let nats = wait_for("nats", shutdown, || connect_nats(&config.nats.url)).await?;
         let js = async_nats::jetstream::new(nats.clone());
         nats::ensure_streams(&js, &subjects).await?;
         let db = wait_for("postgres", shutdown, || connect_db(&config)).await?;
-        kiln_store::MIGRATOR.run(&db).await.map_err(Error::Migrate)?;
+        kiln_store::MIGRATOR
+            .run(&db)
+            .await
+            .map_err(Error::Migrate)?;
 
         let worker = config.runtime.worker_id.clone().unwrap_or_else(|| {
             let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
@@ -208,14 +215,22 @@ impl Runtime {
 
     /// Serves `/health` and `/metrics` on the `[runtime] http` address.
     pub async fn serve_health(&self, shutdown: &CancellationToken) -> Result<SocketAddr, Error> {
-        let (addr, _handle) =
-            http::serve(http::router(self.cx.clone()), self.config.runtime.http, shutdown.clone()).await?;
+        let (addr, _handle) = http::serve(
+            http::router(self.cx.clone()),
+            self.config.runtime.http,
+            shutdown.clone(),
+        )
+        .await?;
         tracing::info!(%addr, "health and metrics listening");
         Ok(addr)
     }
 
     /// Consumes work for `handler` until `shutdown`.
-    pub async fn run<H: Handler>(&self, handler: H, shutdown: CancellationToken) -> Result<(), Error> {
+    pub async fn run<H: Handler>(
+        &self,
+        handler: H,
+        shutdown: CancellationToken,
+    ) -> Result<(), Error> {
         harness::run(self.cx.clone(), handler, shutdown).await
     }
 
@@ -246,7 +261,11 @@ async fn connect_db(config: &Config) -> Result<PgPool, String> {
 }
 
 /// Retries `connect` with backoff until it succeeds or `shutdown` fires.
-async fn wait_for<T, F, Fut>(what: &str, shutdown: &CancellationToken, mut connect: F) -> Result<T, Error>
+async fn wait_for<T, F, Fut>(
+    what: &str,
+    shutdown: &CancellationToken,
+    mut connect: F,
+) -> Result<T, Error>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, String>>,

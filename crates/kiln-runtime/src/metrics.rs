@@ -1,6 +1,8 @@
 //! Prometheus metrics of the harness; services register their own in the same registry.
 
-use prometheus::{Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
+use prometheus::{
+    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+};
 
 /// Metrics every service process exports on `/metrics`.
 #[derive(Clone)]
@@ -18,13 +20,21 @@ impl Metrics {
     pub fn new() -> Self {
         let registry = Registry::new();
         let messages = IntCounterVec::new(
-            Opts::new("kiln_harness_messages_total", "work items handled, by stage and outcome"),
+            Opts::new(
+                "kiln_harness_messages_total",
+                "work items handled, by stage and outcome",
+            ),
             &["stage", "outcome"],
         )
         .expect("valid metric");
         let handle_seconds = HistogramVec::new(
-            HistogramOpts::new("kiln_harness_handle_seconds", "time to handle one work item")
-                .buckets(vec![0.005, 0.02, 0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 900.0]),
+            HistogramOpts::new(
+                "kiln_harness_handle_seconds",
+                "time to handle one work item",
+            )
+            .buckets(vec![
+                0.005, 0.02, 0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 900.0,
+            ]),
             &["stage"],
         )
         .expect("valid metric");
@@ -39,8 +49,11 @@ impl Metrics {
         )
         .expect("valid metric");
         let relay_seconds = Histogram::with_opts(
-            HistogramOpts::new("kiln_harness_relay_batch_seconds", "time to publish one outbox batch")
-                .buckets(vec![0.001, 0.005, 0.02, 0.1, 0.5, 2.0]),
+            HistogramOpts::new(
+                "kiln_harness_relay_batch_seconds",
+                "time to publish one outbox batch",
+            )
+            .buckets(vec![0.001, 0.005, 0.02, 0.1, 0.5, 2.0]),
         )
         .expect("valid metric");
         for c in [

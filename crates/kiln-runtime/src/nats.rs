@@ -14,7 +14,11 @@ fn stream_config(spec: &StreamSpec) -> stream::Config {
             Retention::Limits => stream::RetentionPolicy::Limits,
         },
         max_age: spec.max_age,
-        max_bytes: if spec.max_bytes == 0 { -1 } else { spec.max_bytes },
+        max_bytes: if spec.max_bytes == 0 {
+            -1
+        } else {
+            spec.max_bytes
+        },
         duplicate_window: spec.duplicate_window,
         storage: stream::StorageType::File,
         discard: stream::DiscardPolicy::Old,

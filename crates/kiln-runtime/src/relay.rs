@@ -82,7 +82,11 @@ pub async fn drain(
         let mut acks = Vec::with_capacity(batch.len());
         for msg in &batch {
             let ack = js
-                .publish_with_headers(msg.subject.clone(), nats_headers(msg), msg.payload.clone().into())
+                .publish_with_headers(
+                    msg.subject.clone(),
+                    nats_headers(msg),
+                    msg.payload.clone().into(),
+                )
                 .await
                 .map_err(|e| RelayError::Publish(e.to_string()))?;
             acks.push(ack);
@@ -94,7 +98,9 @@ pub async fn drain(
         delivery::mark_sent(&mut tx, &ids).await?;
         tx.commit().await.map_err(kiln_store::Error::from)?;
         metrics.outbox_published.inc_by(ids.len() as u64);
-        metrics.relay_seconds.observe(started.elapsed().as_secs_f64());
+        metrics
+            .relay_seconds
+            .observe(started.elapsed().as_secs_f64());
         total += ids.len();
         if (batch.len() as i64) < BATCH {
             break;

@@ -49,7 +49,11 @@ pub fn init(service: &str, format: LogFormat, filter: &str) -> Telemetry {
             )
             .try_init(),
         LogFormat::Pretty => registry
-            .with(tracing_subscriber::fmt::layer().with_target(false).with_filter(filter))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_target(false)
+                    .with_filter(filter),
+            )
             .try_init(),
     };
     // A second init (tests running several services in one process) keeps the first one.

@@ -47,8 +47,11 @@ impl Handler for Scripted {
     }
 
     fn consumer(&self, cx: &Ctx) -> ConsumerSpec {
-        cx.subjects
-            .stage_consumer(Stage::Codegen, Duration::from_secs(cx.config.ack_wait_secs), cx.config.max_deliver)
+        cx.subjects.stage_consumer(
+            Stage::Codegen,
+            Duration::from_secs(cx.config.ack_wait_secs),
+            cx.config.max_deliver,
+        )
     }
 
     async fn work(&self, _cx: &Ctx, job: &Job<WorkItem>) -> Result<i32, HandlerError> {
@@ -59,12 +62,14 @@ impl Handler for Scripted {
                 tokio::time::sleep(d).await;
                 Ok(job.attempt)
             }
-            Script::FailRetryableUntil(n) if job.attempt < n => {
-                Err(HandlerError::Retryable(format!("flaky dependency on attempt {}", job.attempt)))
-            }
+            Script::FailRetryableUntil(n) if job.attempt < n => Err(HandlerError::Retryable(
+                format!("flaky dependency on attempt {}", job.attempt),
+            )),
             Script::FailRetryableUntil(_) => Ok(job.attempt),
             Script::AlwaysRetryable => Err(HandlerError::Retryable("dependency is down".into())),
-            Script::Permanent => Err(HandlerError::Permanent("brief asks for the impossible".into())),
+            Script::Permanent => Err(HandlerError::Permanent(
+                "brief asks for the impossible".into(),
+            )),
         }
     }
 
@@ -79,7 +84,10 @@ impl Handler for Scripted {
             stage: Stage::Test as i32,
             ..job.input.clone()
         };
-        Ok(Next::advance(format!("done on attempt {attempt}"), vec![cx.work_message(&next)]))
+        Ok(Next::advance(
+            format!("done on attempt {attempt}"),
+            vec![cx.work_message(&next)],
+        ))
     }
 }
 
@@ -93,11 +101,14 @@ struct Harness {
 
 async fn start(script: Script) -> Harness {
     // As in every service process: spans get trace ids that travel in `traceparent`.
-    let telemetry = kiln_runtime::telemetry::init("test", kiln_runtime::config::LogFormat::Pretty, "warn");
+    let telemetry =
+        kiln_runtime::telemetry::init("test", kiln_runtime::config::LogFormat::Pretty, "warn");
     std::mem::forget(telemetry);
     let env = TestEnv::new().await;
     let shutdown = CancellationToken::new();
-    let runtime = Runtime::start(env.config(), "codegen", &shutdown).await.expect("runtime starts");
+    let runtime = Runtime::start(env.config(), "codegen", &shutdown)
+        .await
+        .expect("runtime starts");
     let calls = Arc::new(AtomicUsize::new(0));
     let handler = Scripted {
         script,
@@ -106,7 +117,9 @@ async fn start(script: Script) -> Harness {
     let cx = runtime.cx.clone();
     let token = shutdown.clone();
     let run = tokio::spawn(async move {
-        kiln_runtime::harness::run(cx, handler, token).await.expect("harness runs");
+        kiln_runtime::harness::run(cx, handler, token)
+            .await
+            .expect("harness runs");
     });
     Harness {
         env,
@@ -146,16 +159,23 @@ impl Harness {
             ..Default::default()
         };
         let msg = self.runtime.cx.work_message(&item);
-        kiln_store::delivery::enqueue(&self.env.pool, &msg).await.unwrap();
+        kiln_store::delivery::enqueue(&self.env.pool, &msg)
+            .await
+            .unwrap();
         self.runtime.cx.wake_relay();
         msg.id
     }
 
-    async fn next_stage_messages(&self) -> jetstream::consumer::Consumer<jetstream::consumer::pull::Config> {
+    async fn next_stage_messages(
+        &self,
+    ) -> jetstream::consumer::Consumer<jetstream::consumer::pull::Config> {
         let js = self.env.jetstream().await;
         kiln_runtime::nats::ensure_consumer(
             &js,
-            &self.env.subjects().stage_consumer(Stage::Test, Duration::from_secs(30), 5),
+            &self
+                .env
+                .subjects()
+                .stage_consumer(Stage::Test, Duration::from_secs(30), 5),
         )
         .await
         .unwrap()
@@ -173,7 +193,10 @@ impl Harness {
     }
 
     async fn task_status(&self, task: Uuid) -> (TaskStatus, Option<String>) {
-        let t = tasks::get_task(&self.env.pool, task).await.unwrap().unwrap();
+        let t = tasks::get_task(&self.env.pool, task)
+            .await
+            .unwrap()
+            .unwrap();
         (t.status, t.status_reason)
     }
 
@@ -188,7 +211,13 @@ async fn fetch_one(
     consumer: &jetstream::consumer::Consumer<jetstream::consumer::pull::Config>,
     wait: Duration,
 ) -> Option<jetstream::Message> {
-    let mut batch = consumer.batch().max_messages(1).expires(wait).messages().await.unwrap();
+    let mut batch = consumer
+        .batch()
+        .max_messages(1)
+        .expires(wait)
+        .messages()
+        .await
+        .unwrap();
     match batch.next().await {
         Some(Ok(m)) => Some(m),
         _ => None,
@@ -196,10 +225,14 @@ async fn fetch_one(
 }
 
 async fn run_status(h: &Harness, task: Uuid, want: &str) -> Vec<(i32, String)> {
-    TestEnv::eventually(&format!("a {want} stage run"), Duration::from_secs(30), || async {
-        let runs = h.stage_runs(task).await;
-        runs.iter().any(|(_, s)| s == want).then_some(runs)
-    })
+    TestEnv::eventually(
+        &format!("a {want} stage run"),
+        Duration::from_secs(30),
+        || async {
+            let runs = h.stage_runs(task).await;
+            runs.iter().any(|(_, s)| s == want).then_some(runs)
+        },
+    )
     .await
 }
 
@@ -209,28 +242,54 @@ async fn outbox_relay_publishes_the_next_step_with_its_message_id() {
     let task = h.new_task().await;
     let sent_id = h.send(task).await;
     let consumer = h.next_stage_messages().await;
-    let msg = fetch_one(&consumer, Duration::from_secs(20)).await.expect("next stage receives work");
+    let msg = fetch_one(&consumer, Duration::from_secs(20))
+        .await
+        .expect("next stage receives work");
     let item = WorkItem::decode(msg.payload.clone()).unwrap();
     assert_eq!(item.task_id, task.to_string());
     assert_eq!(item.stage(), Stage::Test);
     let headers = msg.headers.clone().expect("headers");
-    let msg_id = headers.get("Nats-Msg-Id").expect("Nats-Msg-Id").as_str().to_owned();
+    let msg_id = headers
+        .get("Nats-Msg-Id")
+        .expect("Nats-Msg-Id")
+        .as_str()
+        .to_owned();
     assert_ne!(msg_id, sent_id.to_string(), "the next step has its own id");
-    assert_eq!(headers.get("ce-id").map(|v| v.as_str().to_owned()), Some(msg_id.clone()));
-    assert_eq!(headers.get("ce-type").map(|v| v.as_str()), Some("dev.kiln.work.v1"));
-    assert_eq!(headers.get("ce-source").map(|v| v.as_str()), Some("/kiln/codegen"));
-    assert!(headers.get("traceparent").is_some(), "trace context travels with the work");
+    assert_eq!(
+        headers.get("ce-id").map(|v| v.as_str().to_owned()),
+        Some(msg_id.clone())
+    );
+    assert_eq!(
+        headers.get("ce-type").map(|v| v.as_str()),
+        Some("dev.kiln.work.v1")
+    );
+    assert_eq!(
+        headers.get("ce-source").map(|v| v.as_str()),
+        Some("/kiln/codegen")
+    );
+    assert!(
+        headers.get("traceparent").is_some(),
+        "trace context travels with the work"
+    );
     // Every outbox row was marked sent, and the inbox holds the handled message id.
-    let pending = kiln_store::delivery::pending_count(&h.env.pool).await.unwrap();
-    let inbox: i64 = sqlx::query("SELECT count(*) AS n FROM inbox WHERE consumer = 'codegen' AND message_id = $1")
-        .bind(sent_id.to_string())
-        .fetch_one(&h.env.pool)
+    let pending = kiln_store::delivery::pending_count(&h.env.pool)
         .await
-        .unwrap()
-        .get("n");
+        .unwrap();
+    let inbox: i64 = sqlx::query(
+        "SELECT count(*) AS n FROM inbox WHERE consumer = 'codegen' AND message_id = $1",
+    )
+    .bind(sent_id.to_string())
+    .fetch_one(&h.env.pool)
+    .await
+    .unwrap()
+    .get("n");
     assert_eq!(inbox, 1);
     TestEnv::eventually("outbox drained", Duration::from_secs(10), || async {
-        (kiln_store::delivery::pending_count(&h.env.pool).await.unwrap() == 0).then_some(())
+        (kiln_store::delivery::pending_count(&h.env.pool)
+            .await
+            .unwrap()
+            == 0)
+            .then_some(())
     })
     .await;
     let _ = pending;
@@ -263,7 +322,9 @@ async fn relay_republish_of_the_same_row_is_dropped_by_jetstream() {
         .unwrap();
     }
     let consumer = h.next_stage_messages().await;
-    let first = fetch_one(&consumer, Duration::from_secs(5)).await.expect("one copy");
+    let first = fetch_one(&consumer, Duration::from_secs(5))
+        .await
+        .expect("one copy");
     first.ack().await.unwrap();
     assert!(
         fetch_one(&consumer, Duration::from_secs(2)).await.is_none(),
@@ -284,17 +345,32 @@ async fn a_message_already_in_the_inbox_is_acked_without_running_the_handler() {
     let msg = h.runtime.cx.work_message(&item);
     // The message was handled before (its effects committed with this inbox row)...
     let mut conn = h.env.pool.acquire().await.unwrap();
-    assert!(kiln_store::delivery::record_inbox(&mut conn, "codegen", &msg.id.to_string()).await.unwrap());
+    assert!(
+        kiln_store::delivery::record_inbox(&mut conn, "codegen", &msg.id.to_string())
+            .await
+            .unwrap()
+    );
     drop(conn);
     // ...and now arrives again, as a redelivery would.
-    kiln_store::delivery::enqueue(&h.env.pool, &msg).await.unwrap();
+    kiln_store::delivery::enqueue(&h.env.pool, &msg)
+        .await
+        .unwrap();
     h.runtime.cx.wake_relay();
     let metrics = &h.runtime.cx.metrics;
     TestEnv::eventually("duplicate acked", Duration::from_secs(20), || async {
-        (metrics.messages.with_label_values(&["codegen", "duplicate"]).get() == 1).then_some(())
+        (metrics
+            .messages
+            .with_label_values(&["codegen", "duplicate"])
+            .get()
+            == 1)
+            .then_some(())
     })
     .await;
-    assert_eq!(h.calls.load(Ordering::SeqCst), 0, "handler never ran for the duplicate");
+    assert_eq!(
+        h.calls.load(Ordering::SeqCst),
+        0,
+        "handler never ran for the duplicate"
+    );
     assert!(h.stage_runs(task).await.is_empty());
     h.stop().await;
 }
@@ -306,7 +382,11 @@ async fn progress_acks_keep_long_work_from_being_redelivered() {
     let task = h.new_task().await;
     h.send(task).await;
     let runs = run_status(&h, task, "succeeded").await;
-    assert_eq!(runs, vec![(1, "succeeded".to_string())], "delivered exactly once");
+    assert_eq!(
+        runs,
+        vec![(1, "succeeded".to_string())],
+        "delivered exactly once"
+    );
     assert_eq!(h.calls.load(Ordering::SeqCst), 1);
     h.stop().await;
 }
@@ -319,7 +399,11 @@ async fn retryable_errors_are_retried_with_backoff_until_they_succeed() {
     let runs = run_status(&h, task, "succeeded").await;
     assert_eq!(
         runs,
-        vec![(1, "failed".to_string()), (2, "failed".to_string()), (3, "succeeded".to_string())]
+        vec![
+            (1, "failed".to_string()),
+            (2, "failed".to_string()),
+            (3, "succeeded".to_string())
+        ]
     );
     assert_eq!(h.calls.load(Ordering::SeqCst), 3);
     assert_eq!(h.task_status(task).await.0, TaskStatus::Generating);
@@ -339,9 +423,14 @@ async fn expect_dead_letter(h: &Harness, task: Option<Uuid>) -> DeadLetter {
         })
         .await
         .unwrap();
-    let msg = fetch_one(&consumer, Duration::from_secs(30)).await.expect("a dead letter");
+    let msg = fetch_one(&consumer, Duration::from_secs(30))
+        .await
+        .expect("a dead letter");
     let letter = DeadLetter::decode(msg.payload.clone()).unwrap();
-    assert_eq!(letter.task_id, task.map(|t| t.to_string()).unwrap_or_default());
+    assert_eq!(
+        letter.task_id,
+        task.map(|t| t.to_string()).unwrap_or_default()
+    );
     letter
 }
 
@@ -351,9 +440,16 @@ async fn permanent_errors_dead_letter_at_once_and_fail_the_task() {
     let task = h.new_task().await;
     h.send(task).await;
     let letter = expect_dead_letter(&h, Some(task)).await;
-    assert!(letter.reason.contains("brief asks for the impossible"), "{}", letter.reason);
+    assert!(
+        letter.reason.contains("brief asks for the impossible"),
+        "{}",
+        letter.reason
+    );
     assert_eq!(letter.deliveries, 1);
-    assert_eq!(WorkItem::decode(letter.payload.as_slice()).unwrap().task_id, task.to_string());
+    assert_eq!(
+        WorkItem::decode(letter.payload.as_slice()).unwrap().task_id,
+        task.to_string()
+    );
     let (status, reason) = h.task_status(task).await;
     assert_eq!(status, TaskStatus::Failed);
     assert!(reason.unwrap().contains("brief asks for the impossible"));
@@ -368,7 +464,11 @@ async fn retryable_errors_that_never_clear_dead_letter_after_max_deliver() {
     h.send(task).await;
     let letter = expect_dead_letter(&h, Some(task)).await;
     assert_eq!(letter.deliveries, 3, "max_deliver is 3 in tests");
-    assert!(letter.reason.contains("after 3 attempts"), "{}", letter.reason);
+    assert!(
+        letter.reason.contains("after 3 attempts"),
+        "{}",
+        letter.reason
+    );
     let (status, reason) = h.task_status(task).await;
     assert_eq!(status, TaskStatus::Failed);
     assert!(reason.unwrap().contains("dependency is down"));
@@ -384,14 +484,22 @@ async fn an_undecodable_message_fails_the_task_named_in_its_headers() {
     let mut headers = async_nats::HeaderMap::new();
     headers.insert("Kiln-Task-Id", task.to_string().as_str());
     headers.insert("Nats-Msg-Id", "poison-1");
-    js.publish_with_headers(h.env.subjects().work(Stage::Codegen), headers, vec![0xff, 0xff, 0xff].into())
-        .await
-        .unwrap()
-        .await
-        .unwrap();
+    js.publish_with_headers(
+        h.env.subjects().work(Stage::Codegen),
+        headers,
+        vec![0xff, 0xff, 0xff].into(),
+    )
+    .await
+    .unwrap()
+    .await
+    .unwrap();
     let letter = expect_dead_letter(&h, Some(task)).await;
     assert!(letter.reason.contains("undecodable"), "{}", letter.reason);
-    assert_eq!(letter.payload, vec![0xff, 0xff, 0xff], "the original payload is kept");
+    assert_eq!(
+        letter.payload,
+        vec![0xff, 0xff, 0xff],
+        "the original payload is kept"
+    );
     assert_eq!(h.task_status(task).await.0, TaskStatus::Failed);
     assert_eq!(h.calls.load(Ordering::SeqCst), 0);
     h.stop().await;
@@ -401,11 +509,18 @@ async fn an_undecodable_message_fails_the_task_named_in_its_headers() {
 async fn work_for_a_cancelled_task_is_skipped() {
     let h = start(Script::Succeed).await;
     let task = h.new_task().await;
-    tasks::set_status(&h.env.pool, task, TaskStatus::Cancelled, Some("by test")).await.unwrap();
+    tasks::set_status(&h.env.pool, task, TaskStatus::Cancelled, Some("by test"))
+        .await
+        .unwrap();
     h.send(task).await;
     let metrics = &h.runtime.cx.metrics;
     TestEnv::eventually("skip", Duration::from_secs(20), || async {
-        (metrics.messages.with_label_values(&["codegen", "skipped"]).get() == 1).then_some(())
+        (metrics
+            .messages
+            .with_label_values(&["codegen", "skipped"])
+            .get()
+            == 1)
+            .then_some(())
     })
     .await;
     assert_eq!(h.calls.load(Ordering::SeqCst), 0);

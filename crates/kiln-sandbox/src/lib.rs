@@ -72,7 +72,10 @@ pub enum Error {
 }
 
 /// Runs `spec`, sending each output line to `lines` (when given) as it appears.
-pub async fn run(spec: &CommandSpec, lines: Option<mpsc::Sender<String>>) -> Result<CommandResult, Error> {
+pub async fn run(
+    spec: &CommandSpec,
+    lines: Option<mpsc::Sender<String>>,
+) -> Result<CommandResult, Error> {
     let started = Instant::now();
     let mut cmd = Command::new("sh");
     // stderr joins stdout so the tail keeps the interleaving people expect to read.
@@ -153,7 +156,10 @@ pub async fn run(spec: &CommandSpec, lines: Option<mpsc::Sender<String>>) -> Res
         }
         Err(_) => {
             let mut out = String::from_utf8_lossy(tail.make_contiguous()).into_owned();
-            out.push_str(&format!("\nkilled after the {:?} time limit\n", spec.timeout));
+            out.push_str(&format!(
+                "\nkilled after the {:?} time limit\n",
+                spec.timeout
+            ));
             CommandResult {
                 exit_code: None,
                 timed_out: true,
@@ -195,7 +201,12 @@ mod tests {
     async fn reports_exit_codes_and_streams_lines_with_stderr() {
         let dir = tempfile::tempdir().unwrap();
         let (tx, mut rx) = mpsc::channel(100);
-        let r = run(&spec(dir.path(), "echo one; echo two >&2; exit 3"), Some(tx)).await.unwrap();
+        let r = run(
+            &spec(dir.path(), "echo one; echo two >&2; exit 3"),
+            Some(tx),
+        )
+        .await
+        .unwrap();
         assert_eq!(r.exit_code, Some(3));
         assert!(!r.success());
         assert_eq!(r.output_tail, "one\ntwo\n");
@@ -206,13 +217,19 @@ mod tests {
     #[tokio::test]
     async fn sees_only_the_allowed_environment() {
         let dir = tempfile::tempdir().unwrap();
-        let r = run(&spec(dir.path(), "env | cut -d= -f1 | sort | tr '\\n' ' '"), None)
-            .await
-            .unwrap();
+        let r = run(
+            &spec(dir.path(), "env | cut -d= -f1 | sort | tr '\\n' ' '"),
+            None,
+        )
+        .await
+        .unwrap();
         assert!(r.success(), "{r:?}");
         let mut names: Vec<&str> = r.output_tail.split_whitespace().collect();
         names.retain(|n| *n != "PWD" && *n != "SHLVL" && *n != "_" && *n != "OLDPWD");
-        assert_eq!(names, ["CI", "HOME", "KILN_BUILD_SHA", "LANG", "NO_COLOR", "PATH"]);
+        assert_eq!(
+            names,
+            ["CI", "HOME", "KILN_BUILD_SHA", "LANG", "NO_COLOR", "PATH"]
+        );
     }
 
     #[tokio::test]
@@ -228,7 +245,10 @@ mod tests {
         assert!(r.timed_out);
         assert_eq!(r.exit_code, None);
         tokio::time::sleep(Duration::from_secs(4)).await;
-        assert!(!marker.exists(), "a background child survived the time limit");
+        assert!(
+            !marker.exists(),
+            "a background child survived the time limit"
+        );
     }
 
     #[tokio::test]
@@ -236,7 +256,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let marker = dir.path().join("survived");
         let r = run(
-            &spec(dir.path(), &format!("(sleep 2; touch {}) & echo started", marker.display())),
+            &spec(
+                dir.path(),
+                &format!("(sleep 2; touch {}) & echo started", marker.display()),
+            ),
             None,
         )
         .await

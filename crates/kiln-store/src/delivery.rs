@@ -7,7 +7,11 @@ use crate::Result;
 
 /// Records that `consumer` handled `message_id`. False means it was handled before: the
 /// caller must roll back and acknowledge the duplicate without repeating its effects.
-pub async fn record_inbox(conn: &mut PgConnection, consumer: &str, message_id: &str) -> Result<bool> {
+pub async fn record_inbox(
+    conn: &mut PgConnection,
+    consumer: &str,
+    message_id: &str,
+) -> Result<bool> {
     let done = sqlx::query(
         "INSERT INTO inbox (consumer, message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
     )
@@ -19,7 +23,11 @@ pub async fn record_inbox(conn: &mut PgConnection, consumer: &str, message_id: &
 }
 
 /// Whether `consumer` already handled `message_id` (a cheap check before long work).
-pub async fn inbox_contains<'e>(db: impl PgExecutor<'e>, consumer: &str, message_id: &str) -> Result<bool> {
+pub async fn inbox_contains<'e>(
+    db: impl PgExecutor<'e>,
+    consumer: &str,
+    message_id: &str,
+) -> Result<bool> {
     let row = sqlx::query("SELECT 1 AS one FROM inbox WHERE consumer = $1 AND message_id = $2")
         .bind(consumer)
         .bind(message_id)

@@ -27,18 +27,20 @@ impl Error {
     /// Connection-level failures are worth retrying; constraint violations are not.
     pub fn is_transient(&self) -> bool {
         match self {
-            Error::Database(e) => matches!(
-                e,
-                sqlx::Error::Io(_)
-                    | sqlx::Error::PoolTimedOut
-                    | sqlx::Error::PoolClosed
-                    | sqlx::Error::WorkerCrashed
-                    | sqlx::Error::Protocol(_)
-            ) || e
-                .as_database_error()
-                .and_then(|d| d.code())
-                // serialization failure, deadlock, admin shutdown, cannot connect now
-                .is_some_and(|c| matches!(c.as_ref(), "40001" | "40P01" | "57P01" | "57P03")),
+            Error::Database(e) => {
+                matches!(
+                    e,
+                    sqlx::Error::Io(_)
+                        | sqlx::Error::PoolTimedOut
+                        | sqlx::Error::PoolClosed
+                        | sqlx::Error::WorkerCrashed
+                        | sqlx::Error::Protocol(_)
+                ) || e
+                    .as_database_error()
+                    .and_then(|d| d.code())
+                    // serialization failure, deadlock, admin shutdown, cannot connect now
+                    .is_some_and(|c| matches!(c.as_ref(), "40001" | "40P01" | "57P01" | "57P03"))
+            }
             Error::Corrupt { .. } => false,
         }
     }

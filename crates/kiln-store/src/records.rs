@@ -197,7 +197,11 @@ pub struct CommitRecord {
 }
 
 /// Records the commit of a round; a redelivered round that found its commit again is a no-op.
-pub async fn insert_commit<'e>(db: impl PgExecutor<'e>, task_id: Uuid, c: &CommitRecord) -> Result<()> {
+pub async fn insert_commit<'e>(
+    db: impl PgExecutor<'e>,
+    task_id: Uuid,
+    c: &CommitRecord,
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO commits (task_id, round, sha, branch, message, files_changed, insertions, deletions) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (task_id, round) DO NOTHING",
@@ -392,7 +396,11 @@ pub async fn insert_review(conn: &mut PgConnection, task_id: Uuid, review: &Revi
     Ok(())
 }
 
-pub async fn reviews(conn: &mut PgConnection, task_id: Uuid, round: Option<i32>) -> Result<Vec<Review>> {
+pub async fn reviews(
+    conn: &mut PgConnection,
+    task_id: Uuid,
+    round: Option<i32>,
+) -> Result<Vec<Review>> {
     let rows = sqlx::query(
         "SELECT id, round, reviewer, verdict, summary FROM reviews \
          WHERE task_id = $1 AND ($2::int IS NULL OR round = $2) ORDER BY round, reviewer",
@@ -452,7 +460,11 @@ pub struct GateDecision {
     pub decided_by: String,
 }
 
-pub async fn insert_gate_decision<'e>(db: impl PgExecutor<'e>, task_id: Uuid, d: &GateDecision) -> Result<()> {
+pub async fn insert_gate_decision<'e>(
+    db: impl PgExecutor<'e>,
+    task_id: Uuid,
+    d: &GateDecision,
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO gate_decisions (task_id, round, decision, reasons, decided_by) VALUES ($1, $2, $3, $4, $5)",
     )
@@ -466,7 +478,10 @@ pub async fn insert_gate_decision<'e>(db: impl PgExecutor<'e>, task_id: Uuid, d:
     Ok(())
 }
 
-pub async fn gate_decision<'e>(db: impl PgExecutor<'e>, task_id: Uuid) -> Result<Option<GateDecision>> {
+pub async fn gate_decision<'e>(
+    db: impl PgExecutor<'e>,
+    task_id: Uuid,
+) -> Result<Option<GateDecision>> {
     let row = sqlx::query(
         "SELECT round, decision, reasons, decided_by FROM gate_decisions WHERE task_id = $1 \
          ORDER BY round DESC LIMIT 1",
@@ -520,7 +535,11 @@ fn deployment_from_row(r: &sqlx::postgres::PgRow) -> Result<Deployment> {
 }
 
 /// Records a deployment. A `live` one supersedes the project's previous live deployment.
-pub async fn insert_deployment(conn: &mut PgConnection, project_id: Uuid, d: &Deployment) -> Result<()> {
+pub async fn insert_deployment(
+    conn: &mut PgConnection,
+    project_id: Uuid,
+    d: &Deployment,
+) -> Result<()> {
     if d.status == "live" {
         sqlx::query(
             "UPDATE deployments SET status = 'superseded' WHERE project_id = $1 AND status = 'live'",
@@ -546,7 +565,10 @@ pub async fn insert_deployment(conn: &mut PgConnection, project_id: Uuid, d: &De
     Ok(())
 }
 
-pub async fn task_deployments<'e>(db: impl PgExecutor<'e>, task_id: Uuid) -> Result<Vec<Deployment>> {
+pub async fn task_deployments<'e>(
+    db: impl PgExecutor<'e>,
+    task_id: Uuid,
+) -> Result<Vec<Deployment>> {
     let sql = format!(
         "SELECT {DEPLOYMENT_COLUMNS} FROM deployments d JOIN projects p ON p.id = d.project_id \
          WHERE d.task_id = $1 ORDER BY d.created_at"
@@ -556,7 +578,10 @@ pub async fn task_deployments<'e>(db: impl PgExecutor<'e>, task_id: Uuid) -> Res
 }
 
 /// Live deployments of a target: what a restarted deployer brings back.
-pub async fn live_deployments<'e>(db: impl PgExecutor<'e>, target: &str) -> Result<Vec<Deployment>> {
+pub async fn live_deployments<'e>(
+    db: impl PgExecutor<'e>,
+    target: &str,
+) -> Result<Vec<Deployment>> {
     let sql = format!(
         "SELECT {DEPLOYMENT_COLUMNS} FROM deployments d JOIN projects p ON p.id = d.project_id \
          WHERE d.status = 'live' AND d.target = $1 ORDER BY p.name"
@@ -598,7 +623,10 @@ pub async fn insert_index_run<'e>(
     Ok(())
 }
 
-pub async fn latest_index_run<'e>(db: impl PgExecutor<'e>, project_id: Uuid) -> Result<Option<IndexRun>> {
+pub async fn latest_index_run<'e>(
+    db: impl PgExecutor<'e>,
+    project_id: Uuid,
+) -> Result<Option<IndexRun>> {
     let row = sqlx::query(
         "SELECT commit_sha, files, bytes, indexed_at FROM index_runs WHERE project_id = $1 \
          ORDER BY indexed_at DESC LIMIT 1",

@@ -114,6 +114,9 @@ mod tests {
             .filter(|s| s.is_terminal())
             .map(TaskStatus::as_str)
             .collect();
-        assert_eq!(terminal, ["deployed", "blocked", "failed", "cancelled", "rolled_back"]);
+        assert_eq!(
+            terminal,
+            ["deployed", "blocked", "failed", "cancelled", "rolled_back"]
+        );
     }
 }

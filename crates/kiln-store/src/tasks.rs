@@ -82,7 +82,11 @@ fn task_from_row(row: &sqlx::postgres::PgRow) -> Result<Task> {
 }
 
 /// Finds the project by name or creates it; returns it either way.
-pub async fn ensure_project(conn: &mut PgConnection, name: &str, template: &str) -> Result<Project> {
+pub async fn ensure_project(
+    conn: &mut PgConnection,
+    name: &str,
+    template: &str,
+) -> Result<Project> {
     sqlx::query(
         "INSERT INTO projects (id, name, template) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING",
     )
@@ -257,7 +261,10 @@ pub async fn audit<'e>(
 }
 
 /// The task an `Idempotency-Key` already created, with the hash of the request that created it.
-pub async fn idempotent_task<'e>(db: impl PgExecutor<'e>, key: &str) -> Result<Option<(String, Uuid)>> {
+pub async fn idempotent_task<'e>(
+    db: impl PgExecutor<'e>,
+    key: &str,
+) -> Result<Option<(String, Uuid)>> {
     let row = sqlx::query("SELECT request_hash, task_id FROM idempotency_keys WHERE key = $1")
         .bind(key)
         .fetch_optional(db)

@@ -119,7 +119,9 @@ pub async fn run_commands(
                     forward_log.info(line).await;
                 } else if n == max_lines + 1 {
                     forward_log
-                        .warn(format!("more than {max_lines} output lines; the rest is in the test record"))
+                        .warn(format!(
+                            "more than {max_lines} output lines; the rest is in the test record"
+                        ))
                         .await;
                 }
             }
@@ -135,7 +137,12 @@ pub async fn run_commands(
                 None => "killed by a signal".into(),
             }
         };
-        let line = format!("{} [{}] {verdict} in {:.1}s", cmd, phase.as_str(), result.duration.as_secs_f64());
+        let line = format!(
+            "{} [{}] {verdict} in {:.1}s",
+            cmd,
+            phase.as_str(),
+            result.duration.as_secs_f64()
+        );
         if ok {
             log.info(line).await;
         } else {
@@ -190,8 +197,11 @@ impl Handler for Tester {
     }
 
     fn consumer(&self, cx: &Ctx) -> ConsumerSpec {
-        cx.subjects
-            .stage_consumer(Stage::Test, Duration::from_secs(cx.config.ack_wait_secs), cx.config.max_deliver)
+        cx.subjects.stage_consumer(
+            Stage::Test,
+            Duration::from_secs(cx.config.ack_wait_secs),
+            cx.config.max_deliver,
+        )
     }
 
     async fn work(&self, cx: &Ctx, job: &Job<WorkItem>) -> Result<TestRun, HandlerError> {
@@ -228,13 +238,26 @@ impl Handler for Tester {
             .await
             .map_err(|e| HandlerError::retryable("checking out the commit under test", &e))?;
         job.log
-            .info(format!("testing {} of {} (process isolation, no sandbox yet)", &commit[..commit.len().min(12)], task.project))
+            .info(format!(
+                "testing {} of {} (process isolation, no sandbox yet)",
+                &commit[..commit.len().min(12)],
+                task.project
+            ))
             .await;
         let cmds = commands(template, &[Phase::Install, Phase::Build, Phase::Test]);
-        let results = run_commands(&self.config, &ws, command_env(&cx.data_dir, commit), &cmds, &job.log)
-            .await
-            .map_err(|e| HandlerError::retryable("running a command", &e))?;
-        let passed = results.len() == cmds.len() && results.iter().all(|r| r.exit_code == Some(0) && !r.timed_out);
+        let results = run_commands(
+            &self.config,
+            &ws,
+            command_env(&cx.data_dir, commit),
+            &cmds,
+            &job.log,
+        )
+        .await
+        .map_err(|e| HandlerError::retryable("running a command", &e))?;
+        let passed = results.len() == cmds.len()
+            && results
+                .iter()
+                .all(|r| r.exit_code == Some(0) && !r.timed_out);
         Ok(TestRun {
             round: job.input.round as i32,
             commit_sha: commit.clone(),
@@ -258,7 +281,11 @@ impl Handler for Tester {
             (Some(e), _) => e.clone(),
             (None, true) => format!("{} commands passed", run.commands.len()),
             (None, false) => {
-                let failed = run.commands.last().map(|c| c.command.as_str()).unwrap_or("?");
+                let failed = run
+                    .commands
+                    .last()
+                    .map(|c| c.command.as_str())
+                    .unwrap_or("?");
                 format!("`{failed}` failed")
             }
         };
@@ -276,7 +303,11 @@ impl Handler for Tester {
 }
 
 /// Runs the tester service until `shutdown`.
-pub async fn run(base: kiln_runtime::Config, config: Config, shutdown: Shutdown) -> Result<(), RunError> {
+pub async fn run(
+    base: kiln_runtime::Config,
+    config: Config,
+    shutdown: Shutdown,
+) -> Result<(), RunError> {
     let catalog = Catalog::load(base.runtime.templates_dir.as_deref())?;
     let runtime = Runtime::start(base, "tester", &shutdown).await?;
     runtime.serve_health(&shutdown).await?;

@@ -55,7 +55,10 @@ impl TestEnv {
             .connect(&db_url)
             .await
             .expect("connect to test database");
-        kiln_store::MIGRATOR.run(&pool).await.expect("migrations apply");
+        kiln_store::MIGRATOR
+            .run(&pool)
+            .await
+            .expect("migrations apply");
         Self {
             db_name,
             db_url,
@@ -99,7 +102,10 @@ impl TestEnv {
             ("KILN_NATS__PREFIX".into(), self.prefix.clone()),
             ("KILN_DATABASE_URL".into(), self.db_url.clone()),
             ("KILN_DATABASE__MAX_CONNECTIONS".into(), "5".into()),
-            ("KILN_RUNTIME__DATA_DIR".into(), self.data_dir.path().display().to_string()),
+            (
+                "KILN_RUNTIME__DATA_DIR".into(),
+                self.data_dir.path().display().to_string(),
+            ),
             ("KILN_RUNTIME__ACK_WAIT_SECS".into(), "3".into()),
             ("KILN_RUNTIME__MAX_DELIVER".into(), "3".into()),
             ("KILN_RUNTIME__RETRY_BASE_MS".into(), "200".into()),
@@ -108,7 +114,9 @@ impl TestEnv {
     }
 
     pub async fn jetstream(&self) -> async_nats::jetstream::Context {
-        let client = async_nats::connect(&self.nats_url).await.expect("connect to nats");
+        let client = async_nats::connect(&self.nats_url)
+            .await
+            .expect("connect to nats");
         async_nats::jetstream::new(client)
     }
 
@@ -134,9 +142,15 @@ impl TestEnv {
 impl Drop for TestEnv {
     fn drop(&mut self) {
         // Drop runs inside the test's runtime; clean up on a thread with its own.
-        let (db_name, prefix, nats) = (self.db_name.clone(), self.prefix.clone(), self.nats_url.clone());
+        let (db_name, prefix, nats) = (
+            self.db_name.clone(),
+            self.prefix.clone(),
+            self.nats_url.clone(),
+        );
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
             let Ok(rt) = rt else { return };
             rt.block_on(async move {
                 if let Ok(client) = async_nats::connect(&nats).await {

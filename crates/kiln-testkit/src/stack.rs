@@ -90,7 +90,12 @@ impl Stack {
         let http = stack.http.clone();
         let ready = tokio::time::timeout(Duration::from_secs(60), async {
             loop {
-                if http.get(&health).send().await.is_ok_and(|r| r.status().is_success()) {
+                if http
+                    .get(&health)
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success())
+                {
                     return;
                 }
                 tokio::time::sleep(Duration::from_millis(200)).await;
@@ -105,7 +110,10 @@ impl Stack {
     }
 
     fn log_path(&self, service: &str) -> PathBuf {
-        self.env.data_path().join("logs").join(format!("{service}.log"))
+        self.env
+            .data_path()
+            .join("logs")
+            .join(format!("{service}.log"))
     }
 
     /// Starts (or restarts) one service process.
@@ -119,11 +127,20 @@ impl Stack {
             .args(["serve", service])
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", std::env::var("HOME").unwrap_or_else(|_| "/tmp".into()))
+            .env(
+                "HOME",
+                std::env::var("HOME").unwrap_or_else(|_| "/tmp".into()),
+            )
             .envs(self.env.env_vars())
             .env("KILN_API__HTTP", format!("127.0.0.1:{}", self.api_port))
-            .env("KILN_DEPLOYER__HTTP", format!("127.0.0.1:{}", self.apps_port))
-            .env("KILN_RUNTIME__WORKER_ID", format!("{service}-{}", self.procs.len()))
+            .env(
+                "KILN_DEPLOYER__HTTP",
+                format!("127.0.0.1:{}", self.apps_port),
+            )
+            .env(
+                "KILN_RUNTIME__WORKER_ID",
+                format!("{service}-{}", self.procs.len()),
+            )
             .env("KILN_RUNTIME__LOG_FILTER", "info")
             .envs(self.extra_env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
@@ -154,7 +171,10 @@ impl Stack {
     }
 
     pub async fn post_task(&self, body: &Value, idempotency_key: Option<&str>) -> (u16, Value) {
-        let mut req = self.http.post(format!("{}/api/v1/tasks", self.api)).json(body);
+        let mut req = self
+            .http
+            .post(format!("{}/api/v1/tasks", self.api))
+            .json(body);
         if let Some(k) = idempotency_key {
             req = req.header("Idempotency-Key", k);
         }

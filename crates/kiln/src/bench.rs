@@ -52,8 +52,11 @@ impl Handler for Noop {
     }
 
     fn consumer(&self, cx: &Ctx) -> kiln_contracts::ConsumerSpec {
-        cx.subjects
-            .stage_consumer(self.0, Duration::from_secs(cx.config.ack_wait_secs), cx.config.max_deliver)
+        cx.subjects.stage_consumer(
+            self.0,
+            Duration::from_secs(cx.config.ack_wait_secs),
+            cx.config.max_deliver,
+        )
     }
 
     async fn work(&self, _cx: &Ctx, _job: &Job<WorkItem>) -> Result<(), HandlerError> {
@@ -107,7 +110,9 @@ fn ms(d: Duration) -> String {
 pub async fn run(config: Option<&Path>, command: Command) -> anyhow::Result<ExitCode> {
     let Command::Pipeline { samples } = command;
     let samples = samples.max(10);
-    let mut base = Loader::new(config).base().context("loading configuration")?;
+    let mut base = Loader::new(config)
+        .base()
+        .context("loading configuration")?;
     let tag = &Uuid::new_v4().simple().to_string()[..10];
     let db_name = format!("kiln_bench_{tag}");
     let server = base
@@ -120,7 +125,9 @@ pub async fn run(config: Option<&Path>, command: Command) -> anyhow::Result<Exit
     let mut admin = PgConnection::connect(&format!("{server}/postgres"))
         .await
         .context("connecting to postgres")?;
-    sqlx::query(&format!("CREATE DATABASE {db_name}")).execute(&mut admin).await?;
+    sqlx::query(&format!("CREATE DATABASE {db_name}"))
+        .execute(&mut admin)
+        .await?;
     base.database.url = kiln_runtime::Secret::new(format!("{server}/{db_name}"));
     base.nats.prefix = format!("bench{tag}");
     base.runtime.log_filter = "warn".into();
@@ -141,20 +148,26 @@ async fn measure(base: kiln_runtime::Config, samples: usize) -> anyhow::Result<E
     let cx = runtime.cx.clone();
     let js = cx.js.clone();
 
-    println!("kiln bench pipeline: {samples} samples of (a) and (b), {} of (c); nats {nats_url}", samples / 5);
+    println!(
+        "kiln bench pipeline: {samples} samples of (a) and (b), {} of (c); nats {nats_url}",
+        samples / 5
+    );
     println!("{:<42}{:>13}{:>13}{:>13}", "", "p50", "p99", "mean");
 
     // (a) raw JetStream round trip on the same work stream, before any stage consumes it.
     let raw_subject = cx.subjects.work(Stage::Plan);
     let raw = kiln_runtime::nats::ensure_consumer(
         &js,
-        &cx.subjects.stage_consumer(Stage::Plan, Duration::from_secs(30), 5),
+        &cx.subjects
+            .stage_consumer(Stage::Plan, Duration::from_secs(30), 5),
     )
     .await?;
     let mut a = Vec::with_capacity(samples);
     for i in 0..samples + 20 {
         let t = Instant::now();
-        js.publish(raw_subject.clone(), vec![0u8; 64].into()).await?.await?;
+        js.publish(raw_subject.clone(), vec![0u8; 64].into())
+            .await?
+            .await?;
         let mut batch = raw.fetch().max_messages(1).messages().await?;
         let msg = loop {
             match batch.next().await {
@@ -162,21 +175,34 @@ async fn measure(base: kiln_runtime::Config, samples: usize) -> anyhow::Result<E
                 _ => batch = raw.fetch().max_messages(1).messages().await?,
             }
         };
-        msg.double_ack().await.map_err(|e| anyhow::anyhow!("ack: {e}"))?;
+        msg.double_ack()
+            .await
+            .map_err(|e| anyhow::anyhow!("ack: {e}"))?;
         if i >= 20 {
             a.push(t.elapsed());
         }
     }
     let a = stats(a);
-    println!("{:<42}{:>13}{:>13}{:>13}", "(a) jetstream publish+ack, fetch, ack", ms(a.p50), ms(a.p99), ms(a.mean));
+    println!(
+        "{:<42}{:>13}{:>13}{:>13}",
+        "(a) jetstream publish+ack, fetch, ack",
+        ms(a.p50),
+        ms(a.p99),
+        ms(a.mean)
+    );
 
     // (b) one hop: plan work in the outbox -> harness (no-op) -> codegen work on the wire.
     let tasks_b = new_tasks(&cx, samples + 10).await?;
     let hop_token = shutdown.child_token();
-    let planner = tokio::spawn(kiln_runtime::harness::run(cx.clone(), Noop(Stage::Plan), hop_token.clone()));
+    let planner = tokio::spawn(kiln_runtime::harness::run(
+        cx.clone(),
+        Noop(Stage::Plan),
+        hop_token.clone(),
+    ));
     let next = kiln_runtime::nats::ensure_consumer(
         &js,
-        &cx.subjects.stage_consumer(Stage::Codegen, Duration::from_secs(30), 5),
+        &cx.subjects
+            .stage_consumer(Stage::Codegen, Duration::from_secs(30), 5),
     )
     .await?;
     let mut next_msgs = next.messages().await?;
@@ -185,7 +211,9 @@ async fn measure(base: kiln_runtime::Config, samples: usize) -> anyhow::Result<E
         let t = Instant::now();
         send_plan(&cx, *task).await?;
         let msg = next_msgs.next().await.context("codegen work")??;
-        msg.double_ack().await.map_err(|e| anyhow::anyhow!("ack: {e}"))?;
+        msg.double_ack()
+            .await
+            .map_err(|e| anyhow::anyhow!("ack: {e}"))?;
         if i >= 10 {
             b.push(t.elapsed());
         }
@@ -198,13 +226,23 @@ async fn measure(base: kiln_runtime::Config, samples: usize) -> anyhow::Result<E
         .delete_consumer(Stage::Codegen.name())
         .await?;
     let b = stats(b);
-    println!("{:<42}{:>13}{:>13}{:>13}", "(b) one stage hop through the harness", ms(b.p50), ms(b.p99), ms(b.mean));
+    println!(
+        "{:<42}{:>13}{:>13}{:>13}",
+        "(b) one stage hop through the harness",
+        ms(b.p50),
+        ms(b.p99),
+        ms(b.mean)
+    );
 
     // (c) a no-op task through all six stages.
     let full_token = shutdown.child_token();
     let mut stages = Vec::new();
     for stage in Stage::all() {
-        stages.push(tokio::spawn(kiln_runtime::harness::run(cx.clone(), Noop(stage), full_token.clone())));
+        stages.push(tokio::spawn(kiln_runtime::harness::run(
+            cx.clone(),
+            Noop(stage),
+            full_token.clone(),
+        )));
     }
     let count_c = (samples / 5).max(10);
     let tasks_c = new_tasks(&cx, count_c + 3).await?;
@@ -235,7 +273,13 @@ async fn measure(base: kiln_runtime::Config, samples: usize) -> anyhow::Result<E
         s.await??;
     }
     let c = stats(c);
-    println!("{:<42}{:>13}{:>13}{:>13}", "(c) no-op task through 6 stages", ms(c.p50), ms(c.p99), ms(c.mean));
+    println!(
+        "{:<42}{:>13}{:>13}{:>13}",
+        "(c) no-op task through 6 stages",
+        ms(c.p50),
+        ms(c.p99),
+        ms(c.mean)
+    );
 
     let ratio = |x: Duration, y: Duration| x.as_secs_f64() / y.as_secs_f64().max(1e-9);
     println!();

@@ -10,7 +10,11 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "kiln", version, about = "Turns a requirement into a tested, reviewed, deployed application")]
+#[command(
+    name = "kiln",
+    version,
+    about = "Turns a requirement into a tested, reviewed, deployed application"
+)]
 struct Cli {
     /// Configuration file (TOML); `KILN_*` environment variables override it.
     #[arg(long, global = true, env = "KILN_CONFIG")]
@@ -45,7 +49,10 @@ enum Command {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("kiln: cannot start the async runtime: {e}");

@@ -55,13 +55,14 @@ pub fn shutdown_on_signal() -> CancellationToken {
     let token = CancellationToken::new();
     let t = token.clone();
     tokio::spawn(async move {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot watch SIGTERM");
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot watch SIGTERM");
+                    return;
+                }
+            };
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}
@@ -75,27 +76,40 @@ pub fn shutdown_on_signal() -> CancellationToken {
 pub async fn serve(config: Option<&Path>, service: Service) -> anyhow::Result<ExitCode> {
     let loader = Loader::new(config);
     let base = loader.base().context("loading configuration")?;
-    let _telemetry = kiln_runtime::telemetry::init(service.name(), base.runtime.log_format, &base.runtime.log_filter);
+    let _telemetry = kiln_runtime::telemetry::init(
+        service.name(),
+        base.runtime.log_format,
+        &base.runtime.log_filter,
+    );
     let shutdown = shutdown_on_signal();
     match service {
         Service::Api => kiln_api::run(base, loader.section("api")?, shutdown).await?,
         Service::Planner => kiln_planner::run(base, loader.section("planner")?, shutdown).await?,
         Service::Codegen => kiln_codegen::run(base, loader.section("codegen")?, shutdown).await?,
         Service::Tester => kiln_tester::run(base, loader.section("tester")?, shutdown).await?,
-        Service::Reviewer => kiln_reviewer::run(base, loader.section("reviewer")?, shutdown).await?,
+        Service::Reviewer => {
+            kiln_reviewer::run(base, loader.section("reviewer")?, shutdown).await?
+        }
         Service::Gate => kiln_gate::run(base, loader.section("gate")?, shutdown).await?,
-        Service::Deployer => kiln_deployer::run(base, loader.section("deployer")?, shutdown).await?,
+        Service::Deployer => {
+            kiln_deployer::run(base, loader.section("deployer")?, shutdown).await?
+        }
         Service::Indexer => kiln_indexer::run(base, loader.section("indexer")?, shutdown).await?,
     }
     Ok(ExitCode::SUCCESS)
 }
 
 pub async fn migrate(config: Option<&Path>) -> anyhow::Result<ExitCode> {
-    let base = Loader::new(config).base().context("loading configuration")?;
+    let base = Loader::new(config)
+        .base()
+        .context("loading configuration")?;
     let pool = sqlx::PgPool::connect(base.database.url.expose())
         .await
         .context("connecting to postgres")?;
-    kiln_store::MIGRATOR.run(&pool).await.context("applying migrations")?;
+    kiln_store::MIGRATOR
+        .run(&pool)
+        .await
+        .context("applying migrations")?;
     println!("migrations applied");
     Ok(ExitCode::SUCCESS)
 }

@@ -46,7 +46,9 @@ pub enum Command {
 }
 
 pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?;
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()?;
     match command {
         Command::New {
             kind,
@@ -63,7 +65,10 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             if let Some(key) = idempotency_key {
                 req = req.header("Idempotency-Key", key);
             }
-            let resp = req.send().await.with_context(|| format!("reaching the Kiln API at {api}"))?;
+            let resp = req
+                .send()
+                .await
+                .with_context(|| format!("reaching the Kiln API at {api}"))?;
             let status = resp.status();
             let body: Value = resp.json().await.unwrap_or(Value::Null);
             if !status.is_success() {
@@ -72,7 +77,10 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
                     body["detail"].as_str().unwrap_or("no detail")
                 );
             }
-            let id = body["id"].as_str().context("the API answered without a task id")?.to_owned();
+            let id = body["id"]
+                .as_str()
+                .context("the API answered without a task id")?
+                .to_owned();
             println!("task {id} queued");
             if !follow {
                 return Ok(ExitCode::SUCCESS);
@@ -84,7 +92,11 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             println!("{}", serde_json::to_string_pretty(&body)?);
             Ok(ExitCode::SUCCESS)
         }
-        Command::List { status, project, api } => {
+        Command::List {
+            status,
+            project,
+            api,
+        } => {
             let mut query = vec![];
             if let Some(s) = status {
                 query.push(("status", s));
@@ -118,7 +130,10 @@ async fn get_task(http: &reqwest::Client, api: &str, id: &str) -> anyhow::Result
     let status = resp.status();
     let body: Value = resp.json().await?;
     if !status.is_success() {
-        bail!("{status}: {}", body["detail"].as_str().unwrap_or("no detail"));
+        bail!(
+            "{status}: {}",
+            body["detail"].as_str().unwrap_or("no detail")
+        );
     }
     Ok(body)
 }

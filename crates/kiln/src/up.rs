@@ -103,7 +103,9 @@ async fn run(
 
     let admin_url = match std::env::var("KILN_DATABASE_URL") {
         Ok(url) => url,
-        Err(_) if answers("127.0.0.1:5432").await => "postgres://postgres@127.0.0.1:5432/kiln".into(),
+        Err(_) if answers("127.0.0.1:5432").await => {
+            "postgres://postgres@127.0.0.1:5432/kiln".into()
+        }
         Err(_) => {
             let (url, child) = start_postgres(data_dir).await?;
             infra.push(Owned {
@@ -114,8 +116,13 @@ async fn run(
         }
     };
     let db_url = ensure_database(&admin_url).await?;
-    let pool = sqlx::PgPool::connect(&db_url).await.context("connecting to postgres")?;
-    kiln_store::MIGRATOR.run(&pool).await.context("applying migrations")?;
+    let pool = sqlx::PgPool::connect(&db_url)
+        .await
+        .context("connecting to postgres")?;
+    kiln_store::MIGRATOR
+        .run(&pool)
+        .await
+        .context("applying migrations")?;
     pool.close().await;
     say("kiln", &format!("postgres: {} (migrated)", redact(&db_url)));
 
@@ -125,10 +132,16 @@ async fn run(
         ("KILN_NATS_URL".to_owned(), nats_url.clone()),
         ("KILN_NATS__PREFIX".to_owned(), args.prefix.clone()),
         ("KILN_DATABASE_URL".to_owned(), db_url.clone()),
-        ("KILN_RUNTIME__DATA_DIR".to_owned(), data_dir.display().to_string()),
+        (
+            "KILN_RUNTIME__DATA_DIR".to_owned(),
+            data_dir.display().to_string(),
+        ),
         ("KILN_API__HTTP".to_owned(), args.http.to_string()),
         ("KILN_DEPLOYER__HTTP".to_owned(), args.apps_http.to_string()),
-        ("KILN_DEPLOYER__PUBLIC_URL".to_owned(), format!("http://{}", args.apps_http)),
+        (
+            "KILN_DEPLOYER__PUBLIC_URL".to_owned(),
+            format!("http://{}", args.apps_http),
+        ),
     ];
     if let Some(path) = config {
         env.push(("KILN_CONFIG".to_owned(), path.display().to_string()));
@@ -167,7 +180,10 @@ async fn run(
         }
     }
     say("kiln", "stopping services");
-    let stops = services.iter_mut().filter_map(|s| s.child.as_mut()).map(|c| stop(c, Duration::from_secs(30)));
+    let stops = services
+        .iter_mut()
+        .filter_map(|s| s.child.as_mut())
+        .map(|c| stop(c, Duration::from_secs(30)));
     futures::future::join_all(stops).await;
     Ok(ExitCode::SUCCESS)
 }
@@ -212,10 +228,18 @@ impl Supervised {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
-        let mut child = cmd.spawn().with_context(|| format!("starting {}", self.label))?;
+        let mut child = cmd
+            .spawn()
+            .with_context(|| format!("starting {}", self.label))?;
         for stream in [
-            child.stdout.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
-            child.stderr.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
         ]
         .into_iter()
         .flatten()
@@ -245,11 +269,14 @@ impl Supervised {
             }
             return Ok(());
         }
-        let Some(child) = self.child.as_mut() else { return Ok(()) };
+        let Some(child) = self.child.as_mut() else {
+            return Ok(());
+        };
         if let Ok(Some(status)) = child.try_wait() {
             self.child = None;
             let now = Instant::now();
-            self.crashes.retain(|t| now.duration_since(*t) < Duration::from_secs(60));
+            self.crashes
+                .retain(|t| now.duration_since(*t) < Duration::from_secs(60));
             self.crashes.push(now);
             if self.crashes.len() >= MAX_CRASHES_PER_MINUTE {
                 self.given_up = true;
@@ -263,7 +290,10 @@ impl Supervised {
                 );
             } else {
                 let delay = Duration::from_secs(1 << (self.crashes.len() - 1));
-                say("kiln", &format!("{} exited ({status}); restarting in {delay:?}", self.label));
+                say(
+                    "kiln",
+                    &format!("{} exited ({status}); restarting in {delay:?}", self.label),
+                );
                 self.restart_at = Some(now + delay);
             }
         }
@@ -290,13 +320,19 @@ fn redact(url: &str) -> String {
 
 async fn answers(addr: &str) -> bool {
     matches!(
-        tokio::time::timeout(Duration::from_millis(500), tokio::net::TcpStream::connect(addr)).await,
+        tokio::time::timeout(
+            Duration::from_millis(500),
+            tokio::net::TcpStream::connect(addr)
+        )
+        .await,
         Ok(Ok(_))
     )
 }
 
 fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 async fn wait_until_answers(what: &str, addr: &str, child: &mut Child) -> anyhow::Result<()> {
@@ -328,7 +364,10 @@ async fn start_nats(data_dir: &Path) -> anyhow::Result<(String, Child)> {
     let port = free_port()?;
     let store = data_dir.join("nats");
     std::fs::create_dir_all(&store)?;
-    say("kiln", &format!("starting nats-server -js on 127.0.0.1:{port}"));
+    say(
+        "kiln",
+        &format!("starting nats-server -js on 127.0.0.1:{port}"),
+    );
     let mut child = Command::new(bin)
         .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
         .arg(&store)
@@ -372,7 +411,9 @@ async fn start_postgres(data_dir: &Path) -> anyhow::Result<(String, Child)> {
     let initdb = find_binary("initdb", &dirs);
     let postgres = find_binary("postgres", &dirs);
     let (Some(initdb), Some(postgres)) = (initdb, postgres) else {
-        bail!("no Postgres answers on 127.0.0.1:5432 and its server binaries are not installed (apt-get install postgresql), or set KILN_DATABASE_URL");
+        bail!(
+            "no Postgres answers on 127.0.0.1:5432 and its server binaries are not installed (apt-get install postgresql), or set KILN_DATABASE_URL"
+        );
     };
     let pgdata = data_dir.join("postgres");
     let sock = data_dir.join("postgres-socket");
@@ -394,7 +435,10 @@ async fn start_postgres(data_dir: &Path) -> anyhow::Result<(String, Child)> {
                 .arg(&pgdata)
                 .status()?;
         }
-        say("kiln", &format!("initialising a Postgres cluster in {}", pgdata.display()));
+        say(
+            "kiln",
+            &format!("initialising a Postgres cluster in {}", pgdata.display()),
+        );
         let out = pg_command(&initdb)
             .args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "-D"])
             .arg(&pgdata)
@@ -495,14 +539,28 @@ mod tests {
     fn scale_flags_are_validated() {
         assert_eq!(parse_scale("codegen=2"), Ok((Service::Codegen, 2)));
         assert!(parse_scale("codegen").unwrap_err().contains("SERVICE=N"));
-        assert!(parse_scale("painter=2").unwrap_err().contains("unknown service"));
+        assert!(
+            parse_scale("painter=2")
+                .unwrap_err()
+                .contains("unknown service")
+        );
         assert!(parse_scale("tester=0").is_err());
-        assert!(parse_scale("deployer=2").unwrap_err().contains("deployer=1"));
+        assert!(
+            parse_scale("deployer=2")
+                .unwrap_err()
+                .contains("deployer=1")
+        );
     }
 
     #[test]
     fn passwords_are_redacted_from_urls() {
-        assert_eq!(redact("postgres://kiln:hunter2@db:5432/kiln"), "postgres://kiln:***@db:5432/kiln");
-        assert_eq!(redact("postgres://postgres@127.0.0.1/kiln"), "postgres://postgres@127.0.0.1/kiln");
+        assert_eq!(
+            redact("postgres://kiln:hunter2@db:5432/kiln"),
+            "postgres://kiln:***@db:5432/kiln"
+        );
+        assert_eq!(
+            redact("postgres://postgres@127.0.0.1/kiln"),
+            "postgres://postgres@127.0.0.1/kiln"
+        );
     }
 }
