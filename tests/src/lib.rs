@@ -7,8 +7,14 @@ use serde_json::Value;
 use tokio::task::JoinHandle;
 
 /// Collects a task's live log lines from `/ws/logs` until aborted.
-pub fn collect_logs(api: &str, task_id: &str) -> (JoinHandle<()>, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
-    let url = format!("{}/ws/logs?task_id={task_id}", api.replacen("http", "ws", 1));
+pub fn collect_logs(
+    api: &str,
+    task_id: &str,
+) -> (JoinHandle<()>, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
+    let url = format!(
+        "{}/ws/logs?task_id={task_id}",
+        api.replacen("http", "ws", 1)
+    );
     let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let sink = lines.clone();
     let handle = tokio::spawn(async move {

@@ -23,7 +23,10 @@ async fn count(env: &TestEnv, sql: &str, task: &str) -> i64 {
 
 async fn assert_live(task: &Value, expected: &[&str]) {
     assert_eq!(task["status"], "deployed", "{task:#}");
-    let url = task["deployment"]["url"].as_str().expect("deployment url").to_owned();
+    let url = task["deployment"]["url"]
+        .as_str()
+        .expect("deployment url")
+        .to_owned();
     assert_eq!(task["deployment"]["verification"]["ok"], true, "{task:#}");
     let (status, body) = fetch(&url).await;
     assert_eq!(status, 200, "{url}");
@@ -31,14 +34,23 @@ async fn assert_live(task: &Value, expected: &[&str]) {
         assert!(body.contains(text), "{url} does not show {text:?}:\n{body}");
     }
     let sha = task["commits"][0]["sha"].as_str().expect("commit sha");
-    let (status, stamp) = fetch(&format!("{}__kiln/version", url.trim_end_matches('/').to_owned() + "/")).await;
-    assert_eq!((status, stamp.trim()), (200, sha), "the live app is the deployed commit");
+    let (status, stamp) = fetch(&format!(
+        "{}__kiln/version",
+        url.trim_end_matches('/').to_owned() + "/"
+    ))
+    .await;
+    assert_eq!(
+        (status, stamp.trim()),
+        (200, sha),
+        "the live app is the deployed commit"
+    );
 }
 
 #[tokio::test]
 async fn static_site_task_is_planned_built_tested_reviewed_and_deployed() {
     let stack = Stack::start(TestEnv::new().await).await;
-    let brief = "A landing page for a bakery with opening hours, a cake gallery and a contact form.";
+    let brief =
+        "A landing page for a bakery with opening hours, a cake gallery and a contact form.";
     let (status, created) = stack
         .post_task(
             &json!({"kind": "new_app", "template": "static-site", "name": "bakery", "brief": brief}),
@@ -51,7 +63,16 @@ async fn static_site_task_is_planned_built_tested_reviewed_and_deployed() {
     let (logs_task, logs) = collect_logs(&stack.api, &id);
 
     let task = stack.wait_finished(&id, FINISH).await;
-    assert_live(&task, &["Opening hours", "A cake gallery", "A contact form", "bakery"]).await;
+    assert_live(
+        &task,
+        &[
+            "Opening hours",
+            "A cake gallery",
+            "A contact form",
+            "bakery",
+        ],
+    )
+    .await;
 
     // Every stage ran once and is visible with timings and a summary.
     let stages: Vec<&str> = task["stages"]
@@ -67,7 +88,11 @@ async fn static_site_task_is_planned_built_tested_reviewed_and_deployed() {
     assert!(task["stages"][0]["duration_ms"].is_number());
     assert_eq!(task["plan"]["stories"].as_array().map(Vec::len), Some(3));
     assert_eq!(task["gate"]["decision"], "approved");
-    assert!(task["gate"]["reasons"].as_array().is_some_and(|r| !r.is_empty()));
+    assert!(
+        task["gate"]["reasons"]
+            .as_array()
+            .is_some_and(|r| !r.is_empty())
+    );
     assert_eq!(task["test_runs"][0]["passed"], true);
     assert_eq!(task["llm_usage"]["mode"], "offline");
 
@@ -80,9 +105,11 @@ async fn static_site_task_is_planned_built_tested_reviewed_and_deployed() {
                 .iter()
                 .filter_map(|l| l["service"].as_str().map(str::to_owned))
                 .collect();
-            if ["planner", "codegen", "tester", "reviewer", "gate", "deployer"]
-                .iter()
-                .all(|s| services.contains(*s))
+            if [
+                "planner", "codegen", "tester", "reviewer", "gate", "deployer",
+            ]
+            .iter()
+            .all(|s| services.contains(*s))
             {
                 return services;
             }
@@ -94,12 +121,24 @@ async fn static_site_task_is_planned_built_tested_reviewed_and_deployed() {
     let lines = logs.lock().expect("logs").clone();
     assert!(seen.is_ok(), "log lines from every stage: got {lines:#?}");
     let seqs: Vec<u64> = lines.iter().filter_map(|l| l["seq"].as_u64()).collect();
-    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "log lines in order without duplicates");
-    assert!(lines.iter().any(|l| l["message"].as_str().is_some_and(|m| m.contains("planned epic"))));
+    assert!(
+        seqs.windows(2).all(|w| w[0] < w[1]),
+        "log lines in order without duplicates"
+    );
+    assert!(lines.iter().any(|l| {
+        l["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("planned epic"))
+    }));
 
     // The index caught up with the commit.
     let indexed = TestEnv::eventually("index run", Duration::from_secs(20), || async {
-        let n = count(&stack.env, "SELECT count(*) FROM index_runs WHERE task_id = $1", &id).await;
+        let n = count(
+            &stack.env,
+            "SELECT count(*) FROM index_runs WHERE task_id = $1",
+            &id,
+        )
+        .await;
         (n == 1).then_some(n)
     })
     .await;
@@ -127,7 +166,10 @@ async fn node_express_task_runs_npm_test_and_serves_the_brief() {
         .map(|c| c["command"].as_str().unwrap_or(""))
         .collect();
     assert!(commands.contains(&"npm test"), "{commands:?}");
-    let health = format!("{}healthz", task["deployment"]["url"].as_str().expect("url"));
+    let health = format!(
+        "{}healthz",
+        task["deployment"]["url"].as_str().expect("url")
+    );
     assert_eq!(fetch(&health).await.0, 200);
 }
 
@@ -160,17 +202,39 @@ async fn a_tester_killed_mid_task_loses_nothing_and_the_task_deploys_once() {
 
     let task = stack.wait_finished(&id, FINISH).await;
     assert_live(&task, &["An uptime list", "An incident log"]).await;
-    let deployments = count(&stack.env, "SELECT count(*) FROM deployments WHERE task_id = $1", &id).await;
-    let commits = count(&stack.env, "SELECT count(*) FROM commits WHERE task_id = $1", &id).await;
-    let tests = count(&stack.env, "SELECT count(*) FROM test_runs WHERE task_id = $1", &id).await;
-    assert_eq!((deployments, commits, tests), (1, 1, 1), "exactly one deployment, commit and test record");
+    let deployments = count(
+        &stack.env,
+        "SELECT count(*) FROM deployments WHERE task_id = $1",
+        &id,
+    )
+    .await;
+    let commits = count(
+        &stack.env,
+        "SELECT count(*) FROM commits WHERE task_id = $1",
+        &id,
+    )
+    .await;
+    let tests = count(
+        &stack.env,
+        "SELECT count(*) FROM test_runs WHERE task_id = $1",
+        &id,
+    )
+    .await;
+    assert_eq!(
+        (deployments, commits, tests),
+        (1, 1, 1),
+        "exactly one deployment, commit and test record"
+    );
     let interrupted = count(
         &stack.env,
         "SELECT count(*) FROM stage_runs WHERE task_id = $1 AND stage = 'test' AND status = 'interrupted'",
         &id,
     )
     .await;
-    assert_eq!(interrupted, 1, "the killed attempt is visible as interrupted");
+    assert_eq!(
+        interrupted, 1,
+        "the killed attempt is visible as interrupted"
+    );
 }
 
 #[tokio::test]
@@ -229,12 +293,24 @@ async fn a_poison_message_is_dead_lettered_and_other_tasks_keep_flowing() {
     let failed = stack.wait_finished(&poisoned.to_string(), FINISH).await;
     assert_eq!(failed["status"], "failed");
     assert!(
-        failed["status_reason"].as_str().is_some_and(|r| r.contains("undecodable")),
+        failed["status_reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("undecodable")),
         "{failed:#}"
     );
-    let mut letters = dlq.fetch().max_messages(1).expires(Duration::from_secs(10)).messages().await.expect("fetch");
-    let letter = futures::StreamExt::next(&mut letters).await.expect("a dead letter").expect("message");
-    let letter = <kiln_contracts::DeadLetter as prost::Message>::decode(letter.payload).expect("dead letter");
+    let mut letters = dlq
+        .fetch()
+        .max_messages(1)
+        .expires(Duration::from_secs(10))
+        .messages()
+        .await
+        .expect("fetch");
+    let letter = futures::StreamExt::next(&mut letters)
+        .await
+        .expect("a dead letter")
+        .expect("message");
+    let letter = <kiln_contracts::DeadLetter as prost::Message>::decode(letter.payload.clone())
+        .expect("dead letter");
     assert_eq!(letter.task_id, poisoned.to_string());
     assert!(letter.reason.contains("undecodable"));
 

@@ -1,0 +1,9 @@
+//! Integration tests of the API against real NATS JetStream and Postgres: one binary, one
+//! isolated database and subject prefix per test, the API served in-process on port 0.
+
+mod common;
+mod create;
+mod idempotency;
+mod logs;
+mod reads;
+mod service;
