@@ -4,6 +4,7 @@
 //! task's trace continues across services through the `traceparent` header.
 
 use std::collections::HashMap;
+use std::io::IsTerminal;
 
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry::trace::TracerProvider as _;
@@ -52,6 +53,7 @@ pub fn init(service: &str, format: LogFormat, filter: &str) -> Telemetry {
             .with(
                 tracing_subscriber::fmt::layer()
                     .with_target(false)
+                    .with_ansi(std::io::stdout().is_terminal())
                     .with_filter(filter),
             )
             .try_init(),

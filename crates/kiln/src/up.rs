@@ -159,7 +159,6 @@ async fn run(
         println!();
         println!("  Kiln is up.");
         println!("  API        http://{}/api/v1/tasks", args.http);
-        println!("  Dashboard  http://{}/", args.http);
         println!("  Apps       http://{}/apps/<name>/", args.apps_http);
         println!(
             "  Try        curl -s -X POST http://{}/api/v1/tasks -H 'content-type: application/json' \\\n               -d '{{\"kind\":\"new_app\",\"template\":\"static-site\",\"name\":\"demo\",\"brief\":\"A page that greets visitors\"}}'",
