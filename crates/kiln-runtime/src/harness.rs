@@ -328,21 +328,25 @@ async fn handle<H: Handler>(
     crate::telemetry::adopt_parent(&span, msg.headers.as_ref());
     let started = Instant::now();
     let msg = Arc::new(msg);
-    let disposition = process(cx, handler, binding, &msg, attempt, message_id, hard_stop)
-        .instrument(span.clone())
-        .await;
-    let _enter = span.enter();
-    let (result, outcome) = match disposition {
-        Disposition::Ack(outcome) => (msg.double_ack().await, outcome),
-        Disposition::Nak(delay, outcome) => {
-            (msg.ack_with(AckKind::Nak(Some(delay))).await, outcome)
+    // The whole handling, acknowledgement included, runs inside the span; an `enter()`
+    // guard held across these awaits would corrupt span state when the task moves threads.
+    let outcome = async {
+        let disposition = process(cx, handler, binding, &msg, attempt, message_id, hard_stop).await;
+        let (result, outcome) = match disposition {
+            Disposition::Ack(outcome) => (msg.double_ack().await, outcome),
+            Disposition::Nak(delay, outcome) => {
+                (msg.ack_with(AckKind::Nak(Some(delay))).await, outcome)
+            }
+            Disposition::Term(outcome) => (msg.ack_with(AckKind::Term).await, outcome),
+        };
+        if let Err(e) = result {
+            // The inbox makes the redelivery that follows harmless.
+            tracing::warn!(error = %e, outcome, "acknowledgement failed; the message will be redelivered");
         }
-        Disposition::Term(outcome) => (msg.ack_with(AckKind::Term).await, outcome),
-    };
-    if let Err(e) = result {
-        // The inbox makes the redelivery that follows harmless.
-        tracing::warn!(error = %e, outcome, "acknowledgement failed; the message will be redelivered");
+        outcome
     }
+    .instrument(span)
+    .await;
     cx.metrics
         .messages
         .with_label_values(&[binding.name, outcome])
