@@ -5,11 +5,9 @@
 //! bare repository. A redelivered work item finds its commit by trailers instead of
 //! committing twice.
 
-use std::time::Duration;
-
-use kiln_contracts::{ConsumerSpec, IndexRequest, Stage, WorkItem};
+use kiln_contracts::{IndexRequest, Stage, WorkItem};
 use kiln_git::Git;
-use kiln_runtime::{Binding, Ctx, Handler, HandlerError, Job, Next, Runtime, Shutdown};
+use kiln_runtime::{Binding, Ctx, Handler, HandlerError, Job, Next, Shutdown};
 use kiln_store::TaskStatus;
 use kiln_store::records::{self, CommitRecord};
 use kiln_templates::{Catalog, RenderContext, Story};
@@ -70,14 +68,6 @@ impl Handler for Codegen {
             active_status: Some(TaskStatus::Generating),
             skip_finished: true,
         }
-    }
-
-    fn consumer(&self, cx: &Ctx) -> ConsumerSpec {
-        cx.subjects.stage_consumer(
-            Stage::Codegen,
-            Duration::from_secs(cx.config.ack_wait_secs),
-            cx.config.max_deliver,
-        )
     }
 
     async fn work(&self, cx: &Ctx, job: &Job<WorkItem>) -> Result<CommitRecord, HandlerError> {
@@ -262,10 +252,7 @@ pub async fn run(
     shutdown: Shutdown,
 ) -> Result<(), RunError> {
     let catalog = Catalog::load(base.runtime.templates_dir.as_deref())?;
-    let runtime = Runtime::start(base, "codegen", &shutdown).await?;
-    runtime.serve_health(&shutdown).await?;
-    runtime.run(Codegen::new(catalog), shutdown).await?;
-    runtime.finish().await;
+    kiln_runtime::serve_stage(base, "codegen", Codegen::new(catalog), shutdown).await?;
     Ok(())
 }
 

@@ -10,7 +10,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use kiln_contracts::{ConsumerSpec, Stage, WorkItem};
+use kiln_contracts::{Stage, WorkItem};
 use kiln_git::Git;
 use kiln_runtime::{Binding, Ctx, Handler, HandlerError, Job, Next, Runtime, Shutdown};
 use kiln_store::TaskStatus;
@@ -120,14 +120,6 @@ impl Handler for Deployer {
             active_status: Some(TaskStatus::Deploying),
             skip_finished: true,
         }
-    }
-
-    fn consumer(&self, cx: &Ctx) -> ConsumerSpec {
-        cx.subjects.stage_consumer(
-            Stage::Deploy,
-            Duration::from_secs(cx.config.ack_wait_secs),
-            cx.config.max_deliver,
-        )
     }
 
     async fn work(&self, cx: &Ctx, job: &Job<WorkItem>) -> Result<Outcome, HandlerError> {

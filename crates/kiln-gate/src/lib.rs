@@ -3,10 +3,8 @@
 //!
 //! Hard reasons block; soft reasons skip (wait for a person); info reasons explain an approval.
 
-use std::time::Duration;
-
-use kiln_contracts::{ConsumerSpec, Stage, WorkItem};
-use kiln_runtime::{Binding, Ctx, Handler, HandlerError, Job, Next, Runtime, Shutdown};
+use kiln_contracts::{Stage, WorkItem};
+use kiln_runtime::{Binding, Ctx, Handler, HandlerError, Job, Next, Shutdown};
 use kiln_store::TaskStatus;
 use kiln_store::records::{self, GateDecision, Reason, Review, TestRun};
 use sqlx::PgConnection;
@@ -140,14 +138,6 @@ impl Handler for Gate {
         }
     }
 
-    fn consumer(&self, cx: &Ctx) -> ConsumerSpec {
-        cx.subjects.stage_consumer(
-            Stage::Gate,
-            Duration::from_secs(cx.config.ack_wait_secs),
-            cx.config.max_deliver,
-        )
-    }
-
     async fn work(&self, cx: &Ctx, job: &Job<WorkItem>) -> Result<GateDecision, HandlerError> {
         let round = job.input.round as i32;
         let mut conn = cx.db.acquire().await?;
@@ -211,10 +201,7 @@ pub async fn run(
     _config: Config,
     shutdown: Shutdown,
 ) -> Result<(), kiln_runtime::Error> {
-    let runtime = Runtime::start(base, "gate", &shutdown).await?;
-    runtime.serve_health(&shutdown).await?;
-    runtime.run(Gate, shutdown).await?;
-    runtime.finish().await;
+    kiln_runtime::serve_stage(base, "gate", Gate, shutdown).await?;
     Ok(())
 }
 

@@ -4,11 +4,9 @@
 //! records the commit's file inventory (files and bytes) so later stages know the index is
 //! current; chunking, embeddings and hybrid retrieval over Qdrant build on this record.
 
-use std::time::Duration;
-
-use kiln_contracts::{ConsumerSpec, IndexRequest, Stage};
+use kiln_contracts::{IndexRequest, Stage};
 use kiln_git::Git;
-use kiln_runtime::{Binding, Ctx, Handler, HandlerError, Job, Next, Runtime, Shutdown};
+use kiln_runtime::{Binding, Ctx, Handler, HandlerError, Job, Next, Shutdown};
 use kiln_store::records;
 use sqlx::PgConnection;
 
@@ -52,13 +50,6 @@ impl Handler for Indexer {
             active_status: None,
             skip_finished: false,
         }
-    }
-
-    fn consumer(&self, cx: &Ctx) -> ConsumerSpec {
-        cx.subjects.index_consumer(
-            Duration::from_secs(cx.config.ack_wait_secs),
-            cx.config.max_deliver,
-        )
     }
 
     async fn work(&self, cx: &Ctx, job: &Job<IndexRequest>) -> Result<Inventory, HandlerError> {
@@ -113,9 +104,6 @@ pub async fn run(
     _config: Config,
     shutdown: Shutdown,
 ) -> Result<(), kiln_runtime::Error> {
-    let runtime = Runtime::start(base, "indexer", &shutdown).await?;
-    runtime.serve_health(&shutdown).await?;
-    runtime.run(Indexer::new(), shutdown).await?;
-    runtime.finish().await;
+    kiln_runtime::serve_stage(base, "indexer", Indexer::new(), shutdown).await?;
     Ok(())
 }

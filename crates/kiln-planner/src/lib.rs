@@ -6,10 +6,8 @@
 
 mod offline;
 
-use std::time::Duration;
-
-use kiln_contracts::{ConsumerSpec, Stage, WorkItem};
-use kiln_runtime::{Binding, Ctx, Handler, HandlerError, Job, Next, Runtime, Shutdown};
+use kiln_contracts::{Stage, WorkItem};
+use kiln_runtime::{Binding, Ctx, Handler, HandlerError, Job, Next, Shutdown};
 use kiln_store::TaskStatus;
 use kiln_store::records::{self, Plan};
 use sqlx::PgConnection;
@@ -53,14 +51,6 @@ impl Handler for Planner {
         }
     }
 
-    fn consumer(&self, cx: &Ctx) -> ConsumerSpec {
-        cx.subjects.stage_consumer(
-            Stage::Plan,
-            Duration::from_secs(cx.config.ack_wait_secs),
-            cx.config.max_deliver,
-        )
-    }
-
     async fn work(&self, _cx: &Ctx, job: &Job<WorkItem>) -> Result<Plan, HandlerError> {
         let plan = offline::plan(&job.task.project, &job.task.brief, self.config.max_stories);
         job.log
@@ -102,9 +92,6 @@ pub async fn run(
     config: Config,
     shutdown: Shutdown,
 ) -> Result<(), kiln_runtime::Error> {
-    let runtime = Runtime::start(base, "planner", &shutdown).await?;
-    runtime.serve_health(&shutdown).await?;
-    runtime.run(Planner::new(config), shutdown).await?;
-    runtime.finish().await;
+    kiln_runtime::serve_stage(base, "planner", Planner::new(config), shutdown).await?;
     Ok(())
 }

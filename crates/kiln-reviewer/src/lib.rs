@@ -5,11 +5,9 @@
 
 pub mod checks;
 
-use std::time::Duration;
-
-use kiln_contracts::{ConsumerSpec, Stage, WorkItem};
+use kiln_contracts::{Stage, WorkItem};
 use kiln_git::Git;
-use kiln_runtime::{Binding, Ctx, Handler, HandlerError, Job, Next, Runtime, Shutdown};
+use kiln_runtime::{Binding, Ctx, Handler, HandlerError, Job, Next, Shutdown};
 use kiln_store::TaskStatus;
 use kiln_store::records::{self, Review};
 use sqlx::PgConnection;
@@ -58,14 +56,6 @@ impl Handler for Reviewer {
             active_status: Some(TaskStatus::Reviewing),
             skip_finished: true,
         }
-    }
-
-    fn consumer(&self, cx: &Ctx) -> ConsumerSpec {
-        cx.subjects.stage_consumer(
-            Stage::Review,
-            Duration::from_secs(cx.config.ack_wait_secs),
-            cx.config.max_deliver,
-        )
     }
 
     async fn work(&self, cx: &Ctx, job: &Job<WorkItem>) -> Result<Review, HandlerError> {
@@ -159,9 +149,6 @@ pub async fn run(
     config: Config,
     shutdown: Shutdown,
 ) -> Result<(), kiln_runtime::Error> {
-    let runtime = Runtime::start(base, "reviewer", &shutdown).await?;
-    runtime.serve_health(&shutdown).await?;
-    runtime.run(Reviewer::new(config), shutdown).await?;
-    runtime.finish().await;
+    kiln_runtime::serve_stage(base, "reviewer", Reviewer::new(config), shutdown).await?;
     Ok(())
 }

@@ -184,8 +184,17 @@ pub trait Handler: Send + Sync + 'static {
 
     fn binding(&self) -> Binding;
 
-    /// The consumer this handler pulls from.
-    fn consumer(&self, cx: &Ctx) -> ConsumerSpec;
+    /// The consumer this handler pulls from: by default its stage's shared durable
+    /// consumer, or the indexing consumer for work outside the pipeline.
+    fn consumer(&self, cx: &Ctx) -> ConsumerSpec {
+        let ack_wait = std::time::Duration::from_secs(cx.config.ack_wait_secs);
+        match self.binding().stage {
+            Stage::Unspecified => cx.subjects.index_consumer(ack_wait, cx.config.max_deliver),
+            stage => cx
+                .subjects
+                .stage_consumer(stage, ack_wait, cx.config.max_deliver),
+        }
+    }
 
     /// Long work, outside any transaction. Must be safe to run again for the same input.
     fn work(

@@ -242,6 +242,21 @@ impl Runtime {
     }
 }
 
+/// Boots a stage service: runtime, health and metrics, the handler until `shutdown`, and a
+/// last outbox drain. Every pipeline service's `run` is this call.
+pub async fn serve_stage<H: Handler>(
+    config: Config,
+    service: &'static str,
+    handler: H,
+    shutdown: CancellationToken,
+) -> Result<(), Error> {
+    let runtime = Runtime::start(config, service, &shutdown).await?;
+    runtime.serve_health(&shutdown).await?;
+    runtime.run(handler, shutdown).await?;
+    runtime.finish().await;
+    Ok(())
+}
+
 async fn connect_nats(url: &str) -> Result<async_nats::Client, String> {
     async_nats::ConnectOptions::new()
         .name("kiln")

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use async_nats::jetstream;
 use futures::StreamExt;
-use kiln_contracts::{ConsumerSpec, DeadLetter, Stage, WorkItem};
+use kiln_contracts::{DeadLetter, Stage, WorkItem};
 use kiln_runtime::harness::WorkMessage;
 use kiln_runtime::{Binding, Ctx, Handler, HandlerError, Job, Next, Runtime};
 use kiln_store::TaskStatus;
@@ -44,14 +44,6 @@ impl Handler for Scripted {
             active_status: Some(TaskStatus::Generating),
             skip_finished: true,
         }
-    }
-
-    fn consumer(&self, cx: &Ctx) -> ConsumerSpec {
-        cx.subjects.stage_consumer(
-            Stage::Codegen,
-            Duration::from_secs(cx.config.ack_wait_secs),
-            cx.config.max_deliver,
-        )
     }
 
     async fn work(&self, _cx: &Ctx, job: &Job<WorkItem>) -> Result<i32, HandlerError> {

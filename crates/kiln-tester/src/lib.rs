@@ -7,10 +7,10 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use kiln_contracts::{ConsumerSpec, Stage, WorkItem};
+use kiln_contracts::{Stage, WorkItem};
 use kiln_git::Git;
 use kiln_runtime::tasklog::TaskLog;
-use kiln_runtime::{Binding, Ctx, Handler, HandlerError, Job, Next, Runtime, Shutdown};
+use kiln_runtime::{Binding, Ctx, Handler, HandlerError, Job, Next, Shutdown};
 use kiln_sandbox::CommandSpec;
 use kiln_store::TaskStatus;
 use kiln_store::records::{self, TestCommand, TestRun};
@@ -196,14 +196,6 @@ impl Handler for Tester {
         }
     }
 
-    fn consumer(&self, cx: &Ctx) -> ConsumerSpec {
-        cx.subjects.stage_consumer(
-            Stage::Test,
-            Duration::from_secs(cx.config.ack_wait_secs),
-            cx.config.max_deliver,
-        )
-    }
-
     async fn work(&self, cx: &Ctx, job: &Job<WorkItem>) -> Result<TestRun, HandlerError> {
         let task = &job.task;
         let commit = &job.input.commit;
@@ -309,10 +301,7 @@ pub async fn run(
     shutdown: Shutdown,
 ) -> Result<(), RunError> {
     let catalog = Catalog::load(base.runtime.templates_dir.as_deref())?;
-    let runtime = Runtime::start(base, "tester", &shutdown).await?;
-    runtime.serve_health(&shutdown).await?;
-    runtime.run(Tester::new(catalog, config), shutdown).await?;
-    runtime.finish().await;
+    kiln_runtime::serve_stage(base, "tester", Tester::new(catalog, config), shutdown).await?;
     Ok(())
 }
 

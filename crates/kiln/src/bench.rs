@@ -51,14 +51,6 @@ impl Handler for Noop {
         }
     }
 
-    fn consumer(&self, cx: &Ctx) -> kiln_contracts::ConsumerSpec {
-        cx.subjects.stage_consumer(
-            self.0,
-            Duration::from_secs(cx.config.ack_wait_secs),
-            cx.config.max_deliver,
-        )
-    }
-
     async fn work(&self, _cx: &Ctx, _job: &Job<WorkItem>) -> Result<(), HandlerError> {
         Ok(())
     }
