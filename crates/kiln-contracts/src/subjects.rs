@@ -135,6 +135,16 @@ impl Subjects {
         format!("{}.dlq.indexer", self.prefix)
     }
 
+    /// `<prefix>.heartbeat.<service>`: core NATS liveness beats of every replica (JSON).
+    pub fn heartbeat(&self, service: &str) -> String {
+        format!("{}.heartbeat.{service}", self.prefix)
+    }
+
+    /// `<prefix>.heartbeat.*`
+    pub fn heartbeats(&self) -> String {
+        format!("{}.heartbeat.*", self.prefix)
+    }
+
     /// `<prefix>.rag.query`: request/reply retrieval served by the indexer.
     pub fn rag_query(&self) -> String {
         format!("{}.rag.query", self.prefix)

@@ -204,6 +204,7 @@ impl Runtime {
             },
             relay,
         });
+        tokio::spawn(heartbeat(cx.clone(), relay_stop.clone()));
         tracing::info!(service, worker = %cx.worker, prefix = %cx.subjects.prefix(), "runtime ready");
         Ok(Self {
             cx,
@@ -255,6 +256,38 @@ pub async fn serve_stage<H: Handler>(
     runtime.run(handler, shutdown).await?;
     runtime.finish().await;
     Ok(())
+}
+
+/// Seconds between liveness beats; a replica silent for three beats is considered gone.
+pub const HEARTBEAT_SECS: u64 = 5;
+
+/// Publishes `{service, worker, started_at, beat_secs}` on `<prefix>.heartbeat.<service>`
+/// so the API can show which replicas of which services are alive.
+async fn heartbeat(cx: Arc<Ctx>, stop: CancellationToken) {
+    let started_at = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    let subject = cx.subjects.heartbeat(cx.service);
+    let mut tick = tokio::time::interval(Duration::from_secs(HEARTBEAT_SECS));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.cancelled() => return,
+        }
+        let beat = serde_json::json!({
+            "service": cx.service,
+            "worker": cx.worker,
+            "started_at": started_at,
+            "beat_secs": HEARTBEAT_SECS,
+        });
+        if let Err(e) = cx
+            .nats
+            .publish(subject.clone(), beat.to_string().into())
+            .await
+        {
+            tracing::debug!(error = %e, "heartbeat not published");
+        }
+    }
 }
 
 async fn connect_nats(url: &str) -> Result<async_nats::Client, String> {

@@ -129,19 +129,26 @@ pub struct Plan {
     pub stories: Vec<Story>,
 }
 
-pub async fn insert_plan(conn: &mut PgConnection, task_id: Uuid, plan: &Plan) -> Result<()> {
-    sqlx::query("INSERT INTO plans (task_id, epic, planner) VALUES ($1, $2, $3)")
-        .bind(task_id)
-        .bind(&plan.epic)
-        .bind(&plan.planner)
-        .execute(&mut *conn)
-        .await?;
+/// Stores `plan` as the task's newest version (a re-plan after a rejection adds a version).
+pub async fn insert_plan(conn: &mut PgConnection, task_id: Uuid, plan: &Plan) -> Result<i32> {
+    let version: i32 = sqlx::query(
+        "INSERT INTO plans (task_id, version, epic, planner) \
+         VALUES ($1, COALESCE((SELECT max(version) FROM plans WHERE task_id = $1), 0) + 1, $2, $3) \
+         RETURNING version",
+    )
+    .bind(task_id)
+    .bind(&plan.epic)
+    .bind(&plan.planner)
+    .fetch_one(&mut *conn)
+    .await?
+    .try_get("version")?;
     for (i, story) in plan.stories.iter().enumerate() {
         sqlx::query(
-            "INSERT INTO stories (task_id, ordinal, title, description, acceptance) \
-             VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO stories (task_id, version, ordinal, title, description, acceptance) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(task_id)
+        .bind(version)
         .bind(i as i32)
         .bind(&story.title)
         .bind(&story.description)
@@ -149,21 +156,26 @@ pub async fn insert_plan(conn: &mut PgConnection, task_id: Uuid, plan: &Plan) ->
         .execute(&mut *conn)
         .await?;
     }
-    Ok(())
+    Ok(version)
 }
 
 pub async fn get_plan(conn: &mut PgConnection, task_id: Uuid) -> Result<Option<Plan>> {
-    let Some(row) = sqlx::query("SELECT epic, planner FROM plans WHERE task_id = $1")
-        .bind(task_id)
-        .fetch_optional(&mut *conn)
-        .await?
+    let Some(row) = sqlx::query(
+        "SELECT version, epic, planner FROM plans WHERE task_id = $1 ORDER BY version DESC LIMIT 1",
+    )
+    .bind(task_id)
+    .fetch_optional(&mut *conn)
+    .await?
     else {
         return Ok(None);
     };
+    let version: i32 = row.try_get("version")?;
     let stories = sqlx::query(
-        "SELECT title, description, acceptance FROM stories WHERE task_id = $1 ORDER BY ordinal",
+        "SELECT title, description, acceptance FROM stories WHERE task_id = $1 AND version = $2 \
+         ORDER BY ordinal",
     )
     .bind(task_id)
+    .bind(version)
     .fetch_all(&mut *conn)
     .await?
     .iter()

@@ -1,8 +1,7 @@
 //! Whole-stack harness: every service as its own `kiln serve <service>` process on the
 //! test's own database and subject prefix, with kill and restart for crash tests.
 //!
-//! The `kiln` binary is found through `KILN_BIN`, or next to the test executable's
-//! directory (`target/debug/kiln`); the README's test command builds it first.
+//! The `kiln` binary is `KILN_BIN`, or `target/debug/kiln` built on first use.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -20,24 +19,37 @@ pub const SERVICES: [&str; 8] = [
 
 const TERMINAL: [&str; 5] = ["deployed", "blocked", "failed", "cancelled", "rolled_back"];
 
-/// Path of the `kiln` binary under test.
+/// Path of the `kiln` binary under test: `KILN_BIN`, or `target/debug/kiln`, which is
+/// brought up to date first so a whole-stack test never runs a stale binary.
 pub fn kiln_bin() -> PathBuf {
-    if let Ok(p) = std::env::var("KILN_BIN") {
-        return PathBuf::from(p);
-    }
-    let exe = std::env::current_exe().expect("test executable path");
-    // target/debug/deps/<test> -> target/debug/kiln
-    let candidate = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .map(|dir| dir.join("kiln"))
-        .expect("target directory");
-    assert!(
-        candidate.is_file(),
-        "kiln binary not found at {}; build it first with `cargo build -p kiln` or set KILN_BIN",
-        candidate.display()
-    );
-    candidate
+    static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Ok(p) = std::env::var("KILN_BIN") {
+            return PathBuf::from(p);
+        }
+        let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = std::process::Command::new(cargo)
+            .args(["build", "--quiet", "-p", "kiln"])
+            .current_dir(&workspace)
+            .status()
+            .expect("run cargo build -p kiln");
+        assert!(status.success(), "cargo build -p kiln failed");
+        let exe = std::env::current_exe().expect("test executable path");
+        // target/debug/deps/<test> -> target/debug/kiln
+        let candidate = exe
+            .parent()
+            .and_then(|deps| deps.parent())
+            .map(|dir| dir.join("kiln"))
+            .expect("target directory");
+        assert!(
+            candidate.is_file(),
+            "kiln binary not found at {}",
+            candidate.display()
+        );
+        candidate
+    })
+    .clone()
 }
 
 fn free_port() -> u16 {
