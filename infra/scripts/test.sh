@@ -17,8 +17,6 @@ log "cargo fmt --check"
 cargo fmt --all -- --check
 log "cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
-log "building the kiln binary for the whole-stack tests"
-cargo build -p kiln
 log "running every test"
 cargo nextest run --workspace --no-fail-fast
 echo "test.sh: all checks passed in $(( $(date +%s) - started ))s"

@@ -1,7 +1,8 @@
 //! Whole-stack harness: every service as its own `kiln serve <service>` process on the
 //! test's own database and subject prefix, with kill and restart for crash tests.
 //!
-//! The `kiln` binary is `KILN_BIN`, or `target/debug/kiln` built on first use.
+//! Tests pass the binary Cargo built for them (`env!("CARGO_BIN_EXE_kiln")`), so a
+//! whole-stack test never runs a stale binary.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -19,39 +20,6 @@ pub const SERVICES: [&str; 8] = [
 
 const TERMINAL: [&str; 5] = ["deployed", "blocked", "failed", "cancelled", "rolled_back"];
 
-/// Path of the `kiln` binary under test: `KILN_BIN`, or `target/debug/kiln`, which is
-/// brought up to date first so a whole-stack test never runs a stale binary.
-pub fn kiln_bin() -> PathBuf {
-    static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    BIN.get_or_init(|| {
-        if let Ok(p) = std::env::var("KILN_BIN") {
-            return PathBuf::from(p);
-        }
-        let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = std::process::Command::new(cargo)
-            .args(["build", "--quiet", "-p", "kiln"])
-            .current_dir(&workspace)
-            .status()
-            .expect("run cargo build -p kiln");
-        assert!(status.success(), "cargo build -p kiln failed");
-        let exe = std::env::current_exe().expect("test executable path");
-        // target/debug/deps/<test> -> target/debug/kiln
-        let candidate = exe
-            .parent()
-            .and_then(|deps| deps.parent())
-            .map(|dir| dir.join("kiln"))
-            .expect("target directory");
-        assert!(
-            candidate.is_file(),
-            "kiln binary not found at {}",
-            candidate.display()
-        );
-        candidate
-    })
-    .clone()
-}
-
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -68,6 +36,7 @@ pub struct Stack {
     pub apps: String,
     pub http: reqwest::Client,
     procs: BTreeMap<String, Child>,
+    bin: PathBuf,
     extra_env: Vec<(String, String)>,
     api_port: u16,
     apps_port: u16,
@@ -75,11 +44,11 @@ pub struct Stack {
 
 impl Stack {
     /// Starts every service and waits until the API answers.
-    pub async fn start(env: TestEnv) -> Self {
-        Self::start_with(env, vec![]).await
+    pub async fn start(env: TestEnv, bin: &str) -> Self {
+        Self::start_with(env, bin, vec![]).await
     }
 
-    pub async fn start_with(env: TestEnv, extra_env: Vec<(String, String)>) -> Self {
+    pub async fn start_with(env: TestEnv, bin: &str, extra_env: Vec<(String, String)>) -> Self {
         let (api_port, apps_port) = (free_port(), free_port());
         std::fs::create_dir_all(env.data_path().join("logs")).expect("log dir");
         let mut stack = Self {
@@ -91,6 +60,7 @@ impl Stack {
                 .expect("http client"),
             env,
             procs: BTreeMap::new(),
+            bin: PathBuf::from(bin),
             extra_env,
             api_port,
             apps_port,
@@ -135,7 +105,7 @@ impl Stack {
             .append(true)
             .open(self.log_path(service))
             .expect("service log file");
-        let child = Command::new(kiln_bin())
+        let child = Command::new(&self.bin)
             .args(["serve", service])
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())

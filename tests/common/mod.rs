@@ -1,4 +1,4 @@
-//! Helpers shared by the whole-stack tests in `tests/tests/`.
+//! Helpers shared by the whole-stack tests.
 
 use std::time::Duration;
 

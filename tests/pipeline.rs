@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use kiln_e2e::{collect_logs, fetch};
+mod common;
+
+use common::{collect_logs, fetch};
 use kiln_testkit::TestEnv;
 use kiln_testkit::stack::Stack;
 use serde_json::{Value, json};
@@ -48,7 +50,7 @@ async fn assert_live(task: &Value, expected: &[&str]) {
 
 #[tokio::test]
 async fn static_site_task_is_planned_built_tested_reviewed_and_deployed() {
-    let stack = Stack::start(TestEnv::new().await).await;
+    let stack = Stack::start(TestEnv::new().await, env!("CARGO_BIN_EXE_kiln")).await;
     let brief =
         "A landing page for a bakery with opening hours, a cake gallery and a contact form.";
     let (status, created) = stack
@@ -147,7 +149,7 @@ async fn static_site_task_is_planned_built_tested_reviewed_and_deployed() {
 
 #[tokio::test]
 async fn node_express_task_runs_npm_test_and_serves_the_brief() {
-    let stack = Stack::start(TestEnv::new().await).await;
+    let stack = Stack::start(TestEnv::new().await, env!("CARGO_BIN_EXE_kiln")).await;
     let brief = "An order board for a pizza shop with a menu, an order list and delivery tracking.";
     let (status, created) = stack
         .post_task(
@@ -175,7 +177,7 @@ async fn node_express_task_runs_npm_test_and_serves_the_brief() {
 
 #[tokio::test]
 async fn a_tester_killed_mid_task_loses_nothing_and_the_task_deploys_once() {
-    let mut stack = Stack::start(TestEnv::new().await).await;
+    let mut stack = Stack::start(TestEnv::new().await, env!("CARGO_BIN_EXE_kiln")).await;
     let (status, created) = stack
         .post_task(
             &json!({"kind": "new_app", "template": "node-express", "name": "survivor", "brief": "A status page with an uptime list and an incident log."}),
@@ -239,7 +241,7 @@ async fn a_tester_killed_mid_task_loses_nothing_and_the_task_deploys_once() {
 
 #[tokio::test]
 async fn a_poison_message_is_dead_lettered_and_other_tasks_keep_flowing() {
-    let stack = Stack::start(TestEnv::new().await).await;
+    let stack = Stack::start(TestEnv::new().await, env!("CARGO_BIN_EXE_kiln")).await;
     // A task whose codegen work item is garbage (as from a buggy or hostile publisher).
     let poisoned = uuid::Uuid::now_v7();
     {
@@ -320,7 +322,7 @@ async fn a_poison_message_is_dead_lettered_and_other_tasks_keep_flowing() {
 
 #[tokio::test]
 async fn the_same_idempotency_key_creates_one_task() {
-    let stack = Stack::start(TestEnv::new().await).await;
+    let stack = Stack::start(TestEnv::new().await, env!("CARGO_BIN_EXE_kiln")).await;
     let body = json!({"kind": "new_app", "template": "static-site", "name": "once", "brief": "A page that says hello."});
     let (s1, first) = stack.post_task(&body, Some("order-7")).await;
     let (s2, second) = stack.post_task(&body, Some("order-7")).await;
