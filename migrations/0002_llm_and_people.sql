@@ -77,6 +77,18 @@ CREATE TABLE project_memory (
 );
 CREATE INDEX project_memory_project_idx ON project_memory (project_id, created_at);
 
+-- Stuck detection compares a round's (diff, errors) fingerprint with earlier rounds'.
+ALTER TABLE test_runs ADD COLUMN fingerprint text;
+-- Paths a round changed that need a person's approval (CI workflows, deploy config, policy).
+ALTER TABLE commits ADD COLUMN protected_paths jsonb NOT NULL DEFAULT '[]'::jsonb;
+-- A revision starts from the project's deployed code; the gate compares against it.
+ALTER TABLE tasks ADD COLUMN base_commit text;
+
+-- A stage run that stopped to wait for a person.
+ALTER TABLE stage_runs DROP CONSTRAINT stage_runs_status_check;
+ALTER TABLE stage_runs ADD CONSTRAINT stage_runs_status_check
+    CHECK (status IN ('running', 'succeeded', 'failed', 'interrupted', 'skipped', 'paused'));
+
 -- Plans get versions: rejecting a plan with feedback re-plans into a new version.
 ALTER TABLE stories DROP CONSTRAINT stories_task_id_fkey;
 ALTER TABLE stories DROP CONSTRAINT stories_pkey;

@@ -116,6 +116,7 @@ impl Handler for Codegen {
             files_changed: stat.files_changed as i32,
             insertions: stat.insertions as i32,
             deletions: stat.deletions as i32,
+            protected_paths: vec![],
         })
     }
 

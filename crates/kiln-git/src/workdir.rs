@@ -211,6 +211,33 @@ impl Workdir {
         self.commit_all_as(message, &Identity::kiln()).await
     }
 
+    /// Records a commit even though nothing changed: a step's trailers mark it as done, so a
+    /// redelivered message does not repeat the step.
+    pub async fn commit_empty(&self, message: &str) -> Result<Option<String>, Error> {
+        if message.trim().is_empty() {
+            return Err(Error::invalid(
+                "commit message",
+                message,
+                "message is empty",
+            ));
+        }
+        let identity = Identity::kiln();
+        let commit = self
+            .inv()
+            .args([
+                "commit",
+                "--quiet",
+                "--no-verify",
+                "--allow-empty",
+                "--cleanup=whitespace",
+                "--file=-",
+            ])
+            .stdin(message.as_bytes().to_vec())
+            .identity(&identity);
+        self.git.run(&commit).await?;
+        self.head().await
+    }
+
     /// [`Workdir::commit_all`] with `identity` as author and committer.
     pub async fn commit_all_as(
         &self,

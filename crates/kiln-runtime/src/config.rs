@@ -136,6 +136,23 @@ impl Default for RuntimeConfig {
 #[error("invalid configuration")]
 pub struct Error(#[from] Box<figment::Error>);
 
+/// Maps `KILN_LLM_[FALLBACK_]<FIELD>` to `llm.primary.<field>` / `llm.fallback.<field>`.
+fn llm_shortcut(key: &str) -> Option<String> {
+    let upper = key.to_ascii_uppercase();
+    let rest = upper.strip_prefix("KILN_LLM_")?;
+    let (model, field) = match rest.strip_prefix("FALLBACK_") {
+        Some(field) => ("fallback", field),
+        None => ("primary", rest),
+    };
+    let field = match field {
+        "PROVIDER" | "BASE_URL" | "MODEL" | "API_KEY" | "API_KEY_FILE" => {
+            field.to_ascii_lowercase()
+        }
+        _ => return None,
+    };
+    Some(format!("llm.{model}.{field}"))
+}
+
 /// The merged configuration sources; each service extracts its own section.
 #[derive(Debug, Clone)]
 pub struct Loader {
@@ -157,9 +174,17 @@ impl Loader {
         let figment = figment
             .merge(
                 prefixed
-                    .filter(move |k| !shortcuts.iter().any(|s| k.as_str().eq_ignore_ascii_case(s)))
+                    .filter(move |k| {
+                        let k = k.as_str();
+                        let shortcut = shortcuts.iter().any(|s| k.eq_ignore_ascii_case(s));
+                        let llm = k.len() > 4 && k[..4].eq_ignore_ascii_case("llm_");
+                        !(shortcut || llm)
+                    })
                     .split("__"),
             )
+            // KILN_LLM_PROVIDER / _BASE_URL / _MODEL / _API_KEY (and _API_KEY_FILE) set the
+            // primary model; KILN_LLM_FALLBACK_* the fallback.
+            .merge(Env::raw().filter_map(|k| llm_shortcut(k.as_str()).map(Into::into)))
             .merge(
                 raw.clone()
                     .only(&["KILN_NATS_URL"])
@@ -248,6 +273,30 @@ mod tests {
             );
             let missing: Section = loader.section("nothing").expect("missing section");
             assert_eq!(missing, Section::default());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn llm_shortcuts_fill_primary_and_fallback() {
+        assert_eq!(
+            llm_shortcut("KILN_LLM_PROVIDER").as_deref(),
+            Some("llm.primary.provider")
+        );
+        assert_eq!(
+            llm_shortcut("KILN_LLM_FALLBACK_API_KEY").as_deref(),
+            Some("llm.fallback.api_key")
+        );
+        assert_eq!(llm_shortcut("KILN_LLM_TEMPERATURE"), None);
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("KILN_LLM_PROVIDER", "openai");
+            jail.set_env("KILN_LLM_MODEL", "m1");
+            jail.set_env("KILN_LLM_FALLBACK_BASE_URL", "http://fallback");
+            let llm: std::collections::BTreeMap<String, serde_json::Value> =
+                Loader::new(None).section("llm").expect("llm section");
+            assert_eq!(llm["primary"]["provider"], "openai");
+            assert_eq!(llm["primary"]["model"], "m1");
+            assert_eq!(llm["fallback"]["base_url"], "http://fallback");
             Ok(())
         });
     }

@@ -17,6 +17,17 @@ pub fn envelope(
     task_id: Option<&str>,
     payload: &impl prost::Message,
 ) -> OutboxMessage {
+    raw(subject, ce_type, service, task_id, payload.encode_to_vec())
+}
+
+/// An already-encoded payload (a parked work item put back) with a fresh id and envelope.
+pub fn raw(
+    subject: String,
+    ce_type: &str,
+    service: &str,
+    task_id: Option<&str>,
+    payload: Vec<u8>,
+) -> OutboxMessage {
     let id = Uuid::now_v7();
     let mut headers = vec![
         (h::CE_SPECVERSION.to_owned(), h::SPECVERSION.to_owned()),
@@ -39,7 +50,7 @@ pub fn envelope(
     OutboxMessage {
         id,
         subject,
-        payload: payload.encode_to_vec(),
+        payload,
         headers,
     }
 }

@@ -25,6 +25,7 @@ use kiln_contracts::{
 };
 use kiln_store::TaskStatus;
 use kiln_store::delivery::{self, OutboxMessage};
+use kiln_store::people::{self, WaitKind};
 use kiln_store::records::{self, RunKey};
 use kiln_store::tasks::{self, Task};
 use sqlx::PgConnection;
@@ -71,6 +72,14 @@ pub enum HandlerError {
     /// Will fail the same way every time: bad input, an impossible request.
     #[error("{0}")]
     Permanent(String),
+    /// Cannot go on without a person (a budget would be crossed): the work item is parked
+    /// and runs again from the start of this stage once a person approves.
+    #[error("{reason}")]
+    Wait {
+        kind: WaitKind,
+        reason: String,
+        detail: serde_json::Value,
+    },
 }
 
 impl HandlerError {
@@ -144,6 +153,7 @@ pub enum RunStatus {
     Succeeded,
     Failed,
     Skipped,
+    Paused,
 }
 
 impl RunStatus {
@@ -152,8 +162,18 @@ impl RunStatus {
             RunStatus::Succeeded => "succeeded",
             RunStatus::Failed => "failed",
             RunStatus::Skipped => "skipped",
+            RunStatus::Paused => "paused",
         }
     }
+}
+
+/// A message set aside until a person decides (the task waits in `kind.status()`).
+#[derive(Debug)]
+pub struct Park {
+    pub kind: WaitKind,
+    pub message: OutboxMessage,
+    /// What the person needs to decide (figures, questions), shown by the API.
+    pub detail: serde_json::Value,
 }
 
 /// What `commit` decided: the task's new status and the messages of the next step.
@@ -163,6 +183,8 @@ pub struct Next {
     pub run: RunStatus,
     pub summary: String,
     pub messages: Vec<OutboxMessage>,
+    /// A step to hold until a person decides; the task status becomes the wait's status.
+    pub park: Option<Park>,
 }
 
 impl Next {
@@ -173,6 +195,18 @@ impl Next {
             run: RunStatus::Succeeded,
             summary: summary.into(),
             messages,
+            park: None,
+        }
+    }
+
+    /// The stage is done but the next step waits for a person.
+    pub fn wait(summary: impl Into<String>, park: Park, reason: impl Into<String>) -> Self {
+        Self {
+            status: Some((park.kind.status(), Some(reason.into()))),
+            run: RunStatus::Succeeded,
+            summary: summary.into(),
+            messages: vec![],
+            park: Some(park),
         }
     }
 }
@@ -468,6 +502,30 @@ async fn process<H: Handler>(
         Err(e) => e,
     };
     match failure {
+        HandlerError::Wait {
+            kind,
+            reason,
+            detail,
+        } => {
+            job.log
+                .warn(format!("waiting for a person: {reason}"))
+                .await;
+            match park_current(
+                cx,
+                binding,
+                msg,
+                key,
+                &job.message_id,
+                kind,
+                &reason,
+                &detail,
+            )
+            .await
+            {
+                Ok(()) => Disposition::Ack("waiting"),
+                Err(e) => retry_later(cx, attempt, "parking work", &e),
+            }
+        }
         HandlerError::Retryable(reason) if (attempt as i64) < cx.config.max_deliver => {
             let delay = backoff(cx.config.retry_base_ms, attempt);
             job.log
@@ -626,9 +684,83 @@ async fn commit<H: Handler>(
     for m in &next.messages {
         delivery::enqueue(&mut *tx, m).await?;
     }
+    if let Some(park) = &next.park {
+        people::park(
+            &mut *tx,
+            key.task_id,
+            park.kind,
+            &park.message.subject,
+            &park.message.payload,
+            &park.detail,
+        )
+        .await?;
+    }
+    if status_now.is_terminal() {
+        remember_lessons(&mut tx, job.task.project_id, key.task_id).await?;
+    }
     tx.commit().await?;
     cx.relay.wake();
     Ok(true)
+}
+
+/// A finished task leaves its lessons in the project's memory.
+async fn remember_lessons(
+    tx: &mut PgConnection,
+    project_id: Uuid,
+    task_id: Uuid,
+) -> Result<(), kiln_store::Error> {
+    let lessons = kiln_store::memory::derive(&mut *tx, task_id).await?;
+    if !lessons.is_empty() {
+        kiln_store::memory::remember(tx, project_id, Some(task_id), &lessons).await?;
+    }
+    Ok(())
+}
+
+/// Parks the message being handled: the stage runs again from its start after approval.
+#[allow(clippy::too_many_arguments)]
+async fn park_current(
+    cx: &Ctx,
+    binding: &Binding,
+    msg: &jetstream::Message,
+    key: RunKey<'_>,
+    message_id: &str,
+    kind: WaitKind,
+    reason: &str,
+    detail: &serde_json::Value,
+) -> Result<(), kiln_store::Error> {
+    let mut tx = cx.db.begin().await?;
+    if !delivery::record_inbox(&mut tx, binding.name, message_id).await? {
+        tx.rollback().await?;
+        return Ok(());
+    }
+    people::park(
+        &mut *tx,
+        key.task_id,
+        kind,
+        &msg.subject,
+        &msg.payload,
+        detail,
+    )
+    .await?;
+    records::finish_stage_run(&mut *tx, key, RunStatus::Paused.as_str(), reason).await?;
+    let status = kind.status();
+    if tasks::set_status(&mut *tx, key.task_id, status, Some(reason)).await? {
+        delivery::enqueue(
+            &mut *tx,
+            &cx.event_message(
+                key.task_id,
+                "waiting",
+                status,
+                binding.stage,
+                key.round,
+                reason,
+            ),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    cx.relay.wake();
+    Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]

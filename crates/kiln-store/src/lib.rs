@@ -5,6 +5,8 @@
 //! Queries are checked at runtime (not `query!` macros) so building never needs a database.
 
 pub mod delivery;
+pub mod memory;
+pub mod people;
 pub mod records;
 pub mod status;
 pub mod tasks;

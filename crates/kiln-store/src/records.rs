@@ -206,6 +206,8 @@ pub struct CommitRecord {
     pub files_changed: i32,
     pub insertions: i32,
     pub deletions: i32,
+    /// Protected paths (CI, deploy config, policy) this round changed.
+    pub protected_paths: Vec<String>,
 }
 
 /// Records the commit of a round; a redelivered round that found its commit again is a no-op.
@@ -215,8 +217,8 @@ pub async fn insert_commit<'e>(
     c: &CommitRecord,
 ) -> Result<()> {
     sqlx::query(
-        "INSERT INTO commits (task_id, round, sha, branch, message, files_changed, insertions, deletions) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (task_id, round) DO NOTHING",
+        "INSERT INTO commits (task_id, round, sha, branch, message, files_changed, insertions, deletions, \
+         protected_paths) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (task_id, round) DO NOTHING",
     )
     .bind(task_id)
     .bind(c.round)
@@ -226,6 +228,7 @@ pub async fn insert_commit<'e>(
     .bind(c.files_changed)
     .bind(c.insertions)
     .bind(c.deletions)
+    .bind(serde_json::to_value(&c.protected_paths).unwrap_or_default())
     .execute(db)
     .await?;
     Ok(())
@@ -233,7 +236,7 @@ pub async fn insert_commit<'e>(
 
 pub async fn commits<'e>(db: impl PgExecutor<'e>, task_id: Uuid) -> Result<Vec<CommitRecord>> {
     let rows = sqlx::query(
-        "SELECT round, sha, branch, message, files_changed, insertions, deletions \
+        "SELECT round, sha, branch, message, files_changed, insertions, deletions, protected_paths \
          FROM commits WHERE task_id = $1 ORDER BY round",
     )
     .bind(task_id)
@@ -249,6 +252,8 @@ pub async fn commits<'e>(db: impl PgExecutor<'e>, task_id: Uuid) -> Result<Vec<C
                 files_changed: r.try_get("files_changed")?,
                 insertions: r.try_get("insertions")?,
                 deletions: r.try_get("deletions")?,
+                protected_paths: serde_json::from_value(r.try_get("protected_paths")?)
+                    .unwrap_or_default(),
             })
         })
         .collect()
@@ -355,6 +360,104 @@ pub async fn test_runs(conn: &mut PgConnection, task_id: Uuid) -> Result<Vec<Tes
         });
     }
     Ok(out)
+}
+
+// ---------------------------------------------------------------- structured test errors
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TestError {
+    pub tool: String,
+    pub command: String,
+    pub file: Option<String>,
+    pub line: Option<i32>,
+    pub column: Option<i32>,
+    pub message: String,
+}
+
+pub async fn insert_test_errors(
+    conn: &mut PgConnection,
+    task_id: Uuid,
+    round: i32,
+    errors: &[TestError],
+) -> Result<()> {
+    for (i, e) in errors.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO test_errors (task_id, round, ordinal, tool, command, file, line, col, message) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
+        )
+        .bind(task_id)
+        .bind(round)
+        .bind(i as i32)
+        .bind(&e.tool)
+        .bind(&e.command)
+        .bind(&e.file)
+        .bind(e.line)
+        .bind(e.column)
+        .bind(&e.message)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+pub async fn test_errors<'e>(
+    db: impl PgExecutor<'e>,
+    task_id: Uuid,
+    round: Option<i32>,
+) -> Result<Vec<(i32, TestError)>> {
+    let rows = sqlx::query(
+        "SELECT round, tool, command, file, line, col, message FROM test_errors \
+         WHERE task_id = $1 AND ($2::int IS NULL OR round = $2) ORDER BY round, ordinal",
+    )
+    .bind(task_id)
+    .bind(round)
+    .fetch_all(db)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get("round")?,
+                TestError {
+                    tool: r.try_get("tool")?,
+                    command: r.try_get("command")?,
+                    file: r.try_get("file")?,
+                    line: r.try_get("line")?,
+                    column: r.try_get("col")?,
+                    message: r.try_get("message")?,
+                },
+            ))
+        })
+        .collect()
+}
+
+/// Fingerprints of earlier rounds' test runs, for stuck detection.
+pub async fn round_fingerprints<'e>(
+    db: impl PgExecutor<'e>,
+    task_id: Uuid,
+) -> Result<Vec<(i32, Option<String>)>> {
+    let rows =
+        sqlx::query("SELECT round, fingerprint FROM test_runs WHERE task_id = $1 ORDER BY round")
+            .bind(task_id)
+            .fetch_all(db)
+            .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("round")?, r.try_get("fingerprint")?)))
+        .collect()
+}
+
+pub async fn set_fingerprint<'e>(
+    db: impl PgExecutor<'e>,
+    task_id: Uuid,
+    round: i32,
+    fingerprint: &str,
+) -> Result<()> {
+    sqlx::query("UPDATE test_runs SET fingerprint = $3 WHERE task_id = $1 AND round = $2")
+        .bind(task_id)
+        .bind(round)
+        .bind(fingerprint)
+        .execute(db)
+        .await?;
+    Ok(())
 }
 
 // ---------------------------------------------------------------- reviews

@@ -29,6 +29,8 @@ pub struct Task {
     pub status_reason: Option<String>,
     pub llm_mode: String,
     pub branch: String,
+    /// Where a revision started: the project's deployed commit.
+    pub base_commit: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -56,7 +58,7 @@ impl NewTask {
 }
 
 const TASK_COLUMNS: &str = "t.id, t.project_id, p.name AS project, t.kind, t.template, t.brief, \
-     t.options, t.status, t.status_reason, t.llm_mode, t.branch, t.created_at, t.updated_at, t.finished_at";
+     t.options, t.status, t.status_reason, t.llm_mode, t.branch, t.base_commit, t.created_at, t.updated_at, t.finished_at";
 
 fn task_from_row(row: &sqlx::postgres::PgRow) -> Result<Task> {
     let status: String = row.try_get("status")?;
@@ -75,6 +77,7 @@ fn task_from_row(row: &sqlx::postgres::PgRow) -> Result<Task> {
         status_reason: row.try_get("status_reason")?,
         llm_mode: row.try_get("llm_mode")?,
         branch: row.try_get("branch")?,
+        base_commit: row.try_get("base_commit")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
         finished_at: row.try_get("finished_at")?,
@@ -204,6 +207,43 @@ pub async fn set_status<'e>(
     .execute(db)
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Re-opens a blocked task because a person overrode the gate; false unless it was blocked.
+pub async fn reopen_blocked<'e>(
+    db: impl PgExecutor<'e>,
+    id: Uuid,
+    status: TaskStatus,
+) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE tasks SET status = $2, status_reason = NULL, finished_at = NULL, updated_at = now() \
+         WHERE id = $1 AND status = 'blocked'",
+    )
+    .bind(id)
+    .bind(status.as_str())
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Records which model served the task (`offline` until a model is used).
+pub async fn set_llm_mode<'e>(db: impl PgExecutor<'e>, id: Uuid, mode: &str) -> Result<()> {
+    sqlx::query("UPDATE tasks SET llm_mode = $2 WHERE id = $1")
+        .bind(id)
+        .bind(mode)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Records the commit a revision starts from (the project's deployed code).
+pub async fn set_base_commit<'e>(db: impl PgExecutor<'e>, id: Uuid, sha: &str) -> Result<()> {
+    sqlx::query("UPDATE tasks SET base_commit = $2 WHERE id = $1 AND base_commit IS NULL")
+        .bind(id)
+        .bind(sha)
+        .execute(db)
+        .await?;
+    Ok(())
 }
 
 /// Filters and cursor for listing tasks, newest first.

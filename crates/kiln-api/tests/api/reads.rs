@@ -181,6 +181,7 @@ async fn a_task_reads_back_with_every_record() {
         files_changed: 3,
         insertions: 40,
         deletions: 0,
+        protected_paths: vec![],
     };
     records::insert_commit(&mut *tx, id, &commit)
         .await
