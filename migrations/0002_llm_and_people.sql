@@ -79,6 +79,8 @@ CREATE INDEX project_memory_project_idx ON project_memory (project_id, created_a
 
 -- Stuck detection compares a round's (diff, errors) fingerprint with earlier rounds'.
 ALTER TABLE test_runs ADD COLUMN fingerprint text;
+-- Why the self-correction loop stopped at this round (stuck, out of rounds), if it did.
+ALTER TABLE test_runs ADD COLUMN stop_reason text;
 -- Paths a round changed that need a person's approval (CI workflows, deploy config, policy).
 ALTER TABLE commits ADD COLUMN protected_paths jsonb NOT NULL DEFAULT '[]'::jsonb;
 -- A revision starts from the project's deployed code; the gate compares against it.

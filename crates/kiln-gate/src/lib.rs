@@ -1,18 +1,28 @@
 //! Release gate: combines every verdict of a round into `approved`, `skipped` or `blocked`,
 //! listing every reason, so a person can always see why.
 //!
-//! Hard reasons block; soft reasons skip (wait for a person); info reasons explain an approval.
+//! Hard reasons block (failed or unrunnable tests, a stuck or exhausted fix loop, a reviewer's
+//! block, tampered tests, a destructive revision, secrets, protected paths changed without a
+//! person's approval); soft reasons skip, holding the deploy step until a person approves
+//! (the task's release-approval policy, a project's first deployment when configured); info
+//! reasons explain an approval. A person can override a block with `approve`, which the API
+//! records with who and why.
 
 use kiln_contracts::{Stage, WorkItem};
+use kiln_runtime::harness::Park;
 use kiln_runtime::{Binding, Ctx, Handler, HandlerError, Job, Next, Shutdown};
 use kiln_store::TaskStatus;
+use kiln_store::people::{TaskOptions, WaitKind};
 use kiln_store::records::{self, GateDecision, Reason, Review, TestRun};
-use sqlx::PgConnection;
+use sqlx::{PgConnection, Row};
 
-/// Gate settings (`[gate]`); the offline policy needs none yet.
+/// Gate settings (`[gate]`).
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct Config {}
+pub struct Config {
+    /// Hold a project's first deployment for a person's approval.
+    pub first_deploy_needs_approval: bool,
+}
 
 fn reason(code: &str, kind: &str, message: impl Into<String>) -> Reason {
     Reason {
@@ -22,8 +32,31 @@ fn reason(code: &str, kind: &str, message: impl Into<String>) -> Reason {
     }
 }
 
-/// Decides a round from its test run and reviews.
-pub fn decide(round: i32, test: Option<&TestRun>, reviews: &[Review]) -> GateDecision {
+/// Everything besides tests and reviews the gate weighs.
+#[derive(Debug, Clone, Default)]
+pub struct Context {
+    /// The task's policy asks a person to approve releases.
+    pub release_approval: bool,
+    /// No deployment of this project was ever live, and the gate is configured to hold it.
+    pub first_deploy_hold: bool,
+    /// Protected paths changed in any round, and whether a person approved them.
+    pub protected_paths: Vec<String>,
+}
+
+/// Review finding rules that are hard reasons of their own, with their reason code.
+const RULE_CODES: &[(&str, &str)] = &[
+    ("secret", "secrets"),
+    ("tests_tampered", "tamper_guard"),
+    ("destructive_revision", "safety_gate"),
+];
+
+/// Decides a round from its test run, reviews and context.
+pub fn decide(
+    round: i32,
+    test: Option<&TestRun>,
+    reviews: &[Review],
+    cx: &Context,
+) -> GateDecision {
     let mut reasons = Vec::new();
     match test {
         None => reasons.push(reason(
@@ -60,11 +93,27 @@ pub fn decide(round: i32, test: Option<&TestRun>, reviews: &[Review]) -> GateDec
                 "hard",
                 format!("tests failed: {failed}"),
             ));
+            if let Some(stop) = &t.stop_reason {
+                let code = if stop.starts_with("stuck") {
+                    "stuck"
+                } else {
+                    "fix_rounds_exhausted"
+                };
+                reasons.push(reason(code, "hard", stop.clone()));
+            }
         }
         Some(t) => reasons.push(reason(
             "tests_passed",
             "info",
-            format!("{} install/build/test commands passed", t.commands.len()),
+            format!(
+                "{} install/build/test commands passed{}",
+                t.commands.len(),
+                if t.round > 0 {
+                    format!(" after {} fix rounds", t.round)
+                } else {
+                    String::new()
+                }
+            ),
         )),
     }
     if reviews.is_empty() {
@@ -75,15 +124,32 @@ pub fn decide(round: i32, test: Option<&TestRun>, reviews: &[Review]) -> GateDec
         ));
     }
     for r in reviews {
+        let mut special = false;
+        for (rule, code) in RULE_CODES {
+            let hits: Vec<String> = r
+                .findings
+                .iter()
+                .filter(|f| f.rule == *rule)
+                .map(|f| match (&f.file, f.line) {
+                    (Some(file), Some(line)) => format!("{file}:{line}: {}", f.message),
+                    (Some(file), None) => format!("{file}: {}", f.message),
+                    _ => f.message.clone(),
+                })
+                .collect();
+            if !hits.is_empty() {
+                special = true;
+                reasons.push(reason(code, "hard", hits.join("; ")));
+            }
+        }
         match r.verdict.as_str() {
-            "block" => {
+            "block" if !special => {
                 let worst: Vec<String> = r
                     .findings
                     .iter()
-                    .filter(|f| f.severity == "critical")
+                    .filter(|f| f.severity == "critical" || f.severity == "high")
                     .map(|f| match (&f.file, f.line) {
-                        (Some(file), Some(line)) => format!("{} at {file}:{line}", f.rule),
-                        _ => f.rule.clone(),
+                        (Some(file), Some(line)) => format!("{file}:{line}: {}", f.message),
+                        _ => f.message.clone(),
                     })
                     .collect();
                 reasons.push(reason(
@@ -92,10 +158,15 @@ pub fn decide(round: i32, test: Option<&TestRun>, reviews: &[Review]) -> GateDec
                     format!(
                         "reviewer {} blocked the change: {}",
                         r.reviewer,
-                        worst.join(", ")
+                        if worst.is_empty() {
+                            r.summary.clone()
+                        } else {
+                            worst.join("; ")
+                        }
                     ),
                 ));
             }
+            "block" => {}
             "concerns" => reasons.push(reason(
                 "review_concerns",
                 "info",
@@ -107,6 +178,30 @@ pub fn decide(round: i32, test: Option<&TestRun>, reviews: &[Review]) -> GateDec
                 format!("reviewer {} passed the change", r.reviewer),
             )),
         }
+    }
+    if !cx.protected_paths.is_empty() {
+        reasons.push(reason(
+            "protected_paths",
+            "hard",
+            format!(
+                "the change touches protected paths ({}); a person must approve it",
+                cx.protected_paths.join(", ")
+            ),
+        ));
+    }
+    if cx.release_approval {
+        reasons.push(reason(
+            "release_approval",
+            "soft",
+            "the task's approval policy asks a person to approve the release",
+        ));
+    }
+    if cx.first_deploy_hold {
+        reasons.push(reason(
+            "first_deployment",
+            "soft",
+            "a project's first deployment waits for a person's approval",
+        ));
     }
     let decision = if reasons.iter().any(|r| r.kind == "hard") {
         "blocked"
@@ -123,7 +218,15 @@ pub fn decide(round: i32, test: Option<&TestRun>, reviews: &[Review]) -> GateDec
     }
 }
 
-pub struct Gate;
+pub struct Gate {
+    config: Config,
+}
+
+impl Gate {
+    pub fn new(config: Config) -> Self {
+        Self { config }
+    }
+}
 
 impl Handler for Gate {
     type Input = WorkItem;
@@ -139,11 +242,36 @@ impl Handler for Gate {
     }
 
     async fn work(&self, cx: &Ctx, job: &Job<WorkItem>) -> Result<GateDecision, HandlerError> {
+        let task = &job.task;
         let round = job.input.round as i32;
         let mut conn = cx.db.acquire().await?;
-        let tests = records::test_runs(&mut conn, job.task.id).await?;
-        let reviews = records::reviews(&mut conn, job.task.id, Some(round)).await?;
-        let decision = decide(round, tests.iter().find(|t| t.round == round), &reviews);
+        let tests = records::test_runs(&mut conn, task.id).await?;
+        let reviews = records::reviews(&mut conn, task.id, Some(round)).await?;
+        let mut protected_paths: Vec<String> = records::commits(&mut *conn, task.id)
+            .await?
+            .into_iter()
+            .flat_map(|c| c.protected_paths)
+            .collect();
+        protected_paths.sort();
+        protected_paths.dedup();
+        let ever_live = sqlx::query(
+            "SELECT EXISTS (SELECT 1 FROM deployments WHERE project_id = $1 AND status IN ('live', 'superseded')) AS live",
+        )
+        .bind(task.project_id)
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get::<bool, _>("live")?;
+        let context = Context {
+            release_approval: TaskOptions::of(&task.options).approval.release(),
+            first_deploy_hold: self.config.first_deploy_needs_approval && !ever_live,
+            protected_paths,
+        };
+        let decision = decide(
+            round,
+            tests.iter().find(|t| t.round == round),
+            &reviews,
+            &context,
+        );
         job.log
             .info(format!("gate decision: {}", decision.decision))
             .await;
@@ -172,18 +300,25 @@ impl Handler for Gate {
                 .collect::<Vec<_>>()
                 .join("; ")
         };
+        let deploy = cx.work_message(&WorkItem {
+            stage: Stage::Deploy as i32,
+            ..job.input.clone()
+        });
         Ok(match decision.decision.as_str() {
-            "approved" => {
-                let deploy = WorkItem {
-                    stage: Stage::Deploy as i32,
-                    ..job.input.clone()
+            "approved" => Next::advance("approved", vec![deploy]),
+            "skipped" => {
+                let why = because("soft");
+                let park = Park {
+                    kind: WaitKind::ReleaseApproval,
+                    message: deploy,
+                    detail: serde_json::json!({ "reasons": decision.reasons }),
                 };
-                Next::advance("approved", vec![cx.work_message(&deploy)])
+                Next::wait(
+                    format!("skipped: {why}"),
+                    park,
+                    format!("waiting for release approval: {why}"),
+                )
             }
-            "skipped" => Next {
-                status: Some((TaskStatus::AwaitingReleaseApproval, Some(because("soft")))),
-                ..Next::advance("skipped: waiting for a person", vec![])
-            },
             _ => {
                 let why = because("hard");
                 Next {
@@ -198,11 +333,10 @@ impl Handler for Gate {
 /// Runs the gate service until `shutdown`.
 pub async fn run(
     base: kiln_runtime::Config,
-    _config: Config,
+    config: Config,
     shutdown: Shutdown,
 ) -> Result<(), kiln_runtime::Error> {
-    kiln_runtime::serve_stage(base, "gate", Gate, shutdown).await?;
-    Ok(())
+    kiln_runtime::serve_stage(base, "gate", Gate::new(config), shutdown).await
 }
 
 #[cfg(test)]
@@ -217,6 +351,8 @@ mod tests {
             commit_sha: "abc".into(),
             passed,
             error: error.map(Into::into),
+            stop_reason: None,
+            fingerprint: None,
             started_at: OffsetDateTime::UNIX_EPOCH,
             finished_at: OffsetDateTime::UNIX_EPOCH,
             commands: vec![TestCommand {
@@ -240,6 +376,16 @@ mod tests {
         }
     }
 
+    fn finding(rule: &str) -> Finding {
+        Finding {
+            rule: rule.into(),
+            severity: "critical".into(),
+            file: Some("test/app.test.js".into()),
+            line: Some(3),
+            message: "m".into(),
+        }
+    }
+
     fn codes(d: &GateDecision) -> Vec<(&str, &str)> {
         d.reasons
             .iter()
@@ -249,7 +395,12 @@ mod tests {
 
     #[test]
     fn passing_tests_and_reviews_approve_with_reasons() {
-        let d = decide(0, Some(&run(true, None)), &[review("pass", vec![])]);
+        let d = decide(
+            0,
+            Some(&run(true, None)),
+            &[review("pass", vec![])],
+            &Context::default(),
+        );
         assert_eq!(d.decision, "approved");
         assert_eq!(
             codes(&d),
@@ -258,14 +409,20 @@ mod tests {
     }
 
     #[test]
-    fn failed_tests_block_and_say_which_command() {
-        let d = decide(0, Some(&run(false, None)), &[review("pass", vec![])]);
+    fn failed_tests_block_and_say_which_command_and_why_the_loop_stopped() {
+        let mut t = run(false, None);
+        t.stop_reason = Some("stuck: fix round 2 repeated round 1".into());
+        let d = decide(0, Some(&t), &[review("pass", vec![])], &Context::default());
         assert_eq!(d.decision, "blocked");
         assert!(
             d.reasons[0]
                 .message
                 .contains("`npm test` (test) exited with Some(1)")
         );
+        assert_eq!(d.reasons[1].code, "stuck");
+        t.stop_reason = Some("tests still fail after 3 fix rounds".into());
+        let d = decide(0, Some(&t), &[review("pass", vec![])], &Context::default());
+        assert_eq!(d.reasons[1].code, "fix_rounds_exhausted");
     }
 
     #[test]
@@ -277,6 +434,7 @@ mod tests {
                 Some("missing toolchain on the tester host: npm"),
             )),
             &[review("pass", vec![])],
+            &Context::default(),
         );
         assert_eq!(d.decision, "blocked");
         assert_eq!(d.reasons[0].code, "tests_not_run");
@@ -284,29 +442,76 @@ mod tests {
     }
 
     #[test]
-    fn a_reviewer_block_blocks_and_every_reason_is_listed() {
-        let secret = Finding {
-            rule: "secret".into(),
-            severity: "critical".into(),
-            file: Some("app.js".into()),
-            line: Some(3),
-            message: "m".into(),
-        };
-        let d = decide(0, Some(&run(false, None)), &[review("block", vec![secret])]);
+    fn guards_and_secrets_are_hard_reasons_of_their_own() {
+        let d = decide(
+            0,
+            Some(&run(true, None)),
+            &[review(
+                "block",
+                vec![
+                    finding("tests_tampered"),
+                    finding("destructive_revision"),
+                    finding("secret"),
+                ],
+            )],
+            &Context::default(),
+        );
         assert_eq!(d.decision, "blocked");
         assert_eq!(
             codes(&d),
-            [("tests_failed", "hard"), ("review_blocked", "hard")]
+            [
+                ("tests_passed", "info"),
+                ("secrets", "hard"),
+                ("tamper_guard", "hard"),
+                ("safety_gate", "hard")
+            ]
         );
-        assert!(d.reasons[1].message.contains("secret at app.js:3"));
+        assert!(d.reasons[2].message.contains("test/app.test.js:3"));
     }
 
     #[test]
-    fn concerns_do_not_block_and_missing_inputs_do() {
-        let d = decide(0, Some(&run(true, None)), &[review("concerns", vec![])]);
-        assert_eq!(d.decision, "approved");
-        let d = decide(0, None, &[]);
-        assert_eq!(d.decision, "blocked");
+    fn a_reviewer_block_and_protected_paths_block_with_every_reason_listed() {
+        let mut f = finding("story_alignment");
+        f.rule = "alignment".into();
+        let cx = Context {
+            protected_paths: vec![".github/workflows/ci.yml".into()],
+            ..Context::default()
+        };
+        let d = decide(0, Some(&run(false, None)), &[review("block", vec![f])], &cx);
+        assert_eq!(
+            codes(&d),
+            [
+                ("tests_failed", "hard"),
+                ("review_blocked", "hard"),
+                ("protected_paths", "hard")
+            ]
+        );
+    }
+
+    #[test]
+    fn approval_policies_skip_instead_of_blocking() {
+        let cx = Context {
+            release_approval: true,
+            first_deploy_hold: true,
+            ..Context::default()
+        };
+        let d = decide(
+            0,
+            Some(&run(true, None)),
+            &[review("concerns", vec![])],
+            &cx,
+        );
+        assert_eq!(d.decision, "skipped");
+        assert_eq!(
+            codes(&d),
+            [
+                ("tests_passed", "info"),
+                ("review_concerns", "info"),
+                ("release_approval", "soft"),
+                ("first_deployment", "soft")
+            ]
+        );
+        let d = decide(0, None, &[], &Context::default());
         assert_eq!(
             codes(&d),
             [("tests_missing", "hard"), ("review_missing", "hard")]

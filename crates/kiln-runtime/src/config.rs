@@ -177,7 +177,8 @@ impl Loader {
                     .filter(move |k| {
                         let k = k.as_str();
                         let shortcut = shortcuts.iter().any(|s| k.eq_ignore_ascii_case(s));
-                        let llm = k.len() > 4 && k[..4].eq_ignore_ascii_case("llm_");
+                        // Only the short forms; `KILN_LLM__BUDGET__MAX_CALLS` is a section key.
+                        let llm = llm_shortcut(&format!("KILN_{k}")).is_some();
                         !(shortcut || llm)
                     })
                     .split("__"),
@@ -292,11 +293,13 @@ mod tests {
             jail.set_env("KILN_LLM_PROVIDER", "openai");
             jail.set_env("KILN_LLM_MODEL", "m1");
             jail.set_env("KILN_LLM_FALLBACK_BASE_URL", "http://fallback");
+            jail.set_env("KILN_LLM__BUDGET__MAX_CALLS", "7");
             let llm: std::collections::BTreeMap<String, serde_json::Value> =
                 Loader::new(None).section("llm").expect("llm section");
             assert_eq!(llm["primary"]["provider"], "openai");
             assert_eq!(llm["primary"]["model"], "m1");
             assert_eq!(llm["fallback"]["base_url"], "http://fallback");
+            assert_eq!(llm["budget"]["max_calls"], 7, "section keys still work");
             Ok(())
         });
     }

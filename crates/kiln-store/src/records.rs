@@ -277,6 +277,11 @@ pub struct TestRun {
     pub commit_sha: String,
     pub passed: bool,
     pub error: Option<String>,
+    /// Why the self-correction loop stopped at this round, if it did.
+    #[serde(default)]
+    pub stop_reason: Option<String>,
+    #[serde(default)]
+    pub fingerprint: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub started_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -321,7 +326,7 @@ pub async fn insert_test_run(conn: &mut PgConnection, task_id: Uuid, run: &TestR
 
 pub async fn test_runs(conn: &mut PgConnection, task_id: Uuid) -> Result<Vec<TestRun>> {
     let runs = sqlx::query(
-        "SELECT id, round, commit_sha, passed, error, started_at, finished_at \
+        "SELECT id, round, commit_sha, passed, error, stop_reason, fingerprint, started_at, finished_at \
          FROM test_runs WHERE task_id = $1 ORDER BY round",
     )
     .bind(task_id)
@@ -354,6 +359,8 @@ pub async fn test_runs(conn: &mut PgConnection, task_id: Uuid) -> Result<Vec<Tes
             commit_sha: r.try_get("commit_sha")?,
             passed: r.try_get("passed")?,
             error: r.try_get("error")?,
+            stop_reason: r.try_get("stop_reason")?,
+            fingerprint: r.try_get("fingerprint")?,
             started_at: r.try_get("started_at")?,
             finished_at: r.try_get("finished_at")?,
             commands,

@@ -255,6 +255,8 @@ impl Handler for Tester {
             commit_sha: commit.clone(),
             passed,
             error: None,
+            stop_reason: None,
+            fingerprint: None,
             started_at,
             finished_at: OffsetDateTime::now_utc(),
             commands: results,

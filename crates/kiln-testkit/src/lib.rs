@@ -5,6 +5,7 @@
 //! `postgres://postgres@127.0.0.1:5432/postgres`) and `KILN_TEST_NATS_URL` (default
 //! `nats://127.0.0.1:4222`) point the tests at other servers.
 
+pub mod fake_llm;
 pub mod stack;
 
 use std::path::Path;
