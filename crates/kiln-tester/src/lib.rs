@@ -216,6 +216,8 @@ impl Handler for Tester {
                 commit_sha: commit.clone(),
                 passed: false,
                 error: Some(error),
+                stop_reason: None,
+                fingerprint: None,
                 started_at,
                 finished_at: OffsetDateTime::now_utc(),
                 commands: vec![],
