@@ -1,15 +1,23 @@
 //! Planner service: turns a task's brief into an epic and stories with acceptance criteria.
 //!
-//! Offline mode (no LLM configured) plans deterministically from the brief's own structure:
-//! bullet lines, sentences and "with A, B and C" enumerations become stories. The brief is
-//! untrusted text; it is only ever treated as data to split and quote.
+//! With a model configured, the planner asks it for a schema-validated plan (repaired by one
+//! re-ask, then failing clearly), may ask clarifying questions once (the task waits for
+//! answers), re-plans with a person's feedback after a rejection, and holds the plan for
+//! approval when the task's policy asks for it. Offline mode (no model) plans
+//! deterministically from the brief's own structure. The brief is untrusted text: data to
+//! plan from, never instructions.
 
 mod offline;
 
+use kiln_agents::prompts::{self, PlannerInput};
+use kiln_agents::{Agent, PlanReply};
 use kiln_contracts::{Stage, WorkItem};
+use kiln_runtime::harness::Park;
 use kiln_runtime::{Binding, Ctx, Handler, HandlerError, Job, Next, Shutdown};
 use kiln_store::TaskStatus;
+use kiln_store::people::{self, TaskOptions, WaitKind};
 use kiln_store::records::{self, Plan};
+use kiln_templates::Catalog;
 use sqlx::PgConnection;
 
 pub use offline::plan as offline_plan;
@@ -18,7 +26,7 @@ pub use offline::plan as offline_plan;
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
-    /// Most stories one plan may have.
+    /// Most stories one offline plan may have.
     pub max_stories: usize,
 }
 
@@ -28,19 +36,111 @@ impl Default for Config {
     }
 }
 
+/// What planning produced.
+pub enum Outcome {
+    Plan(Plan),
+    Questions(Vec<String>),
+}
+
 pub struct Planner {
     config: Config,
+    agent: Option<Agent>,
+    catalog: Catalog,
 }
 
 impl Planner {
-    pub fn new(config: Config) -> Self {
-        Self { config }
+    pub fn new(config: Config, agent: Option<Agent>, catalog: Catalog) -> Self {
+        Self {
+            config,
+            agent,
+            catalog,
+        }
+    }
+
+    async fn plan_with_model(
+        &self,
+        agent: &Agent,
+        cx: &Ctx,
+        job: &Job<WorkItem>,
+    ) -> Result<Outcome, HandlerError> {
+        let task = &job.task;
+        let mut conn = cx.db.acquire().await?;
+        let asked = people::clarifications(&mut *conn, task.id).await?;
+        let answers: Vec<(String, String)> = asked
+            .iter()
+            .map(|c| {
+                (
+                    c.question.clone(),
+                    c.answer.clone().unwrap_or_else(|| "(no answer)".into()),
+                )
+            })
+            .collect();
+        let feedback = people::approvals(&mut *conn, task.id)
+            .await?
+            .into_iter()
+            .rev()
+            .find(|a| a.kind == WaitKind::PlanApproval.as_str() && a.decision == "reject")
+            .and_then(|a| a.reason);
+        let memory: Vec<String> = kiln_store::memory::lessons(&mut *conn, task.project_id)
+            .await?
+            .into_iter()
+            .map(|l| l.lesson)
+            .collect();
+        drop(conn);
+        let stack = self
+            .catalog
+            .get(&task.template)
+            .map(|t| t.manifest.stack.clone())
+            .unwrap_or_else(|| "unknown".into());
+        let may_ask = asked.is_empty() && feedback.is_none();
+        let (system, user) = prompts::planner(&PlannerInput {
+            project: &task.project,
+            template: &task.template,
+            stack: &stack,
+            brief: &task.brief,
+            memory: &memory,
+            answers: &answers,
+            feedback: feedback.as_deref(),
+            may_ask,
+        });
+        let schema = kiln_llm::JsonSchema::new("plan", prompts::plan_schema());
+        let reply: PlanReply = agent
+            .ask_json(
+                &agent.context(task, "plan"),
+                &system,
+                &user,
+                &schema,
+                |r: &PlanReply| r.validate(may_ask),
+            )
+            .await?;
+        if !reply.questions.is_empty() {
+            job.log
+                .info(format!(
+                    "the brief is ambiguous; asking {} clarifying questions",
+                    reply.questions.len()
+                ))
+                .await;
+            return Ok(Outcome::Questions(reply.questions));
+        }
+        job.log
+            .info(format!(
+                "planned epic {:?} with {} stories ({})",
+                reply.epic,
+                reply.stories.len(),
+                agent.mode()
+            ))
+            .await;
+        Ok(Outcome::Plan(Plan {
+            epic: reply.epic,
+            planner: agent.mode(),
+            stories: reply.stories,
+        }))
     }
 }
 
 impl Handler for Planner {
     type Input = WorkItem;
-    type Output = Plan;
+    type Output = Outcome;
 
     fn binding(&self) -> Binding {
         Binding {
@@ -51,19 +151,28 @@ impl Handler for Planner {
         }
     }
 
-    async fn work(&self, _cx: &Ctx, job: &Job<WorkItem>) -> Result<Plan, HandlerError> {
-        let plan = offline::plan(&job.task.project, &job.task.brief, self.config.max_stories);
-        job.log
-            .info(format!(
-                "planned epic {:?} with {} stories (offline planner, no LLM)",
-                plan.epic,
-                plan.stories.len()
-            ))
-            .await;
-        for (i, s) in plan.stories.iter().enumerate() {
-            job.log.info(format!("story {}: {}", i + 1, s.title)).await;
+    async fn work(&self, cx: &Ctx, job: &Job<WorkItem>) -> Result<Outcome, HandlerError> {
+        let outcome = match &self.agent {
+            Some(agent) => self.plan_with_model(agent, cx, job).await?,
+            None => {
+                let plan =
+                    offline::plan(&job.task.project, &job.task.brief, self.config.max_stories);
+                job.log
+                    .info(format!(
+                        "planned epic {:?} with {} stories (offline planner, no LLM)",
+                        plan.epic,
+                        plan.stories.len()
+                    ))
+                    .await;
+                Outcome::Plan(plan)
+            }
+        };
+        if let Outcome::Plan(plan) = &outcome {
+            for (i, s) in plan.stories.iter().enumerate() {
+                job.log.info(format!("story {}: {}", i + 1, s.title)).await;
+            }
         }
-        Ok(plan)
+        Ok(outcome)
     }
 
     async fn commit(
@@ -71,18 +180,52 @@ impl Handler for Planner {
         tx: &mut PgConnection,
         cx: &Ctx,
         job: &Job<WorkItem>,
-        plan: Plan,
+        outcome: Outcome,
     ) -> Result<Next, HandlerError> {
-        records::insert_plan(tx, job.task.id, &plan).await?;
-        let next = WorkItem {
-            stage: Stage::Codegen as i32,
-            branch: job.task.branch.clone(),
-            ..job.input.clone()
-        };
-        Ok(Next::advance(
-            format!("{} stories planned", plan.stories.len()),
-            vec![cx.work_message(&next)],
-        ))
+        if let Some(agent) = &self.agent {
+            kiln_store::tasks::set_llm_mode(&mut *tx, job.task.id, &agent.mode()).await?;
+        }
+        match outcome {
+            Outcome::Questions(questions) => {
+                people::ask(tx, job.task.id, &questions).await?;
+                let n = questions.len();
+                let park = Park {
+                    kind: WaitKind::Clarification,
+                    message: cx.work_message(&job.input),
+                    detail: serde_json::json!({ "questions": questions }),
+                };
+                Ok(Next::wait(
+                    format!("asked {n} clarifying questions"),
+                    park,
+                    format!("waiting for answers to {n} clarifying questions"),
+                ))
+            }
+            Outcome::Plan(plan) => {
+                let version = records::insert_plan(tx, job.task.id, &plan).await?;
+                let codegen = cx.work_message(&WorkItem {
+                    stage: Stage::Codegen as i32,
+                    branch: job.task.branch.clone(),
+                    ..job.input.clone()
+                });
+                let summary = format!(
+                    "{} stories planned (plan version {version})",
+                    plan.stories.len()
+                );
+                if TaskOptions::of(&job.task.options).approval.plan() {
+                    let park = Park {
+                        kind: WaitKind::PlanApproval,
+                        message: codegen,
+                        detail: serde_json::json!({ "plan_version": version }),
+                    };
+                    return Ok(Next::wait(
+                        summary,
+                        park,
+                        "waiting for a person to approve the plan",
+                    ));
+                }
+                Ok(Next::advance(summary, vec![codegen]))
+            }
+        }
     }
 }
 
@@ -90,8 +233,16 @@ impl Handler for Planner {
 pub async fn run(
     base: kiln_runtime::Config,
     config: Config,
+    agent: Option<Agent>,
+    catalog: Catalog,
     shutdown: Shutdown,
 ) -> Result<(), kiln_runtime::Error> {
-    kiln_runtime::serve_stage(base, "planner", Planner::new(config), shutdown).await?;
+    kiln_runtime::serve_stage(
+        base,
+        "planner",
+        Planner::new(config, agent, catalog),
+        shutdown,
+    )
+    .await?;
     Ok(())
 }

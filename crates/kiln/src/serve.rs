@@ -82,9 +82,26 @@ pub async fn serve(config: Option<&Path>, service: Service) -> anyhow::Result<Ex
         &base.runtime.log_filter,
     );
     let shutdown = shutdown_on_signal();
+    let llm: kiln_llm::LlmConfig = loader.section("llm")?;
+    let agent = || -> anyhow::Result<Option<kiln_agents::Agent>> {
+        let agent = kiln_agents::agent::from_config(llm.clone(), &base.database.url)
+            .context("configuring the LLM (the [llm] section or KILN_LLM_* variables)")?;
+        match &agent {
+            Some(a) => tracing::info!(model = %a.mode(), "LLM configured"),
+            None => tracing::info!("no LLM configured: offline mode"),
+        }
+        Ok(agent)
+    };
+    let catalog = || {
+        kiln_templates::Catalog::load(base.runtime.templates_dir.as_deref())
+            .context("loading stack templates")
+    };
     match service {
         Service::Api => kiln_api::run(base, loader.section("api")?, shutdown).await?,
-        Service::Planner => kiln_planner::run(base, loader.section("planner")?, shutdown).await?,
+        Service::Planner => {
+            let (agent, catalog) = (agent()?, catalog()?);
+            kiln_planner::run(base, loader.section("planner")?, agent, catalog, shutdown).await?
+        }
         Service::Codegen => kiln_codegen::run(base, loader.section("codegen")?, shutdown).await?,
         Service::Tester => kiln_tester::run(base, loader.section("tester")?, shutdown).await?,
         Service::Reviewer => {
