@@ -1,10 +1,15 @@
 //! Codegen service: turns a plan into commits on the task branch.
 //!
-//! Offline mode instantiates the task's stack template with the project name, brief and
-//! stories rendered in as escaped data, and commits it on `kiln/<task-id>` in the project's
-//! bare repository. A redelivered work item finds its commit by trailers instead of
-//! committing twice.
+//! Round 0 starts from the stack template's scaffold (a new app) or from the project's
+//! deployed code (a revision). Offline mode stops at the scaffold, with the project name,
+//! brief and stories rendered in as escaped data. With a model, each story is one step and
+//! one commit; fix rounds (round 1..) answer the tester's structured errors. Every commit
+//! carries `Kiln-Task`, `Kiln-Round` and `Kiln-Step` trailers: a redelivered work item finds
+//! the steps already made and never commits or pays for them twice.
 
+pub mod llm;
+
+use kiln_agents::Agent;
 use kiln_contracts::{IndexRequest, Stage, WorkItem};
 use kiln_git::Git;
 use kiln_runtime::{Binding, Ctx, Handler, HandlerError, Job, Next, Shutdown};
@@ -13,21 +18,48 @@ use kiln_store::records::{self, CommitRecord};
 use kiln_templates::{Catalog, RenderContext, Story};
 use sqlx::PgConnection;
 
-/// Codegen settings (`[codegen]`); offline mode needs none yet.
-#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+/// Codegen settings (`[codegen]`).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct Config {}
+pub struct Config {
+    /// Files larger than this are not shown to the model.
+    pub max_file_bytes: u64,
+    /// Characters of repository files in one prompt.
+    pub max_prompt_chars: usize,
+    /// Model replies tried per step before its edit blocks count as failed.
+    pub edit_attempts: u32,
+    /// Paths that change only with a person's approval (glob patterns).
+    pub protected_paths: Vec<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            max_file_bytes: 100_000,
+            max_prompt_chars: 120_000,
+            edit_attempts: 3,
+            protected_paths: kiln_changes::paths::DEFAULT_PROTECTED
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
+        }
+    }
+}
 
 pub struct Codegen {
     git: Git,
     catalog: Catalog,
+    agent: Option<Agent>,
+    config: Config,
 }
 
 impl Codegen {
-    pub fn new(catalog: Catalog) -> Self {
+    pub fn new(catalog: Catalog, agent: Option<Agent>, config: Config) -> Self {
         Self {
             git: Git::new(),
             catalog,
+            agent,
+            config,
         }
     }
 }
@@ -57,6 +89,15 @@ pub fn project_title(project: &str) -> String {
         .join(" ")
 }
 
+/// Trailers identifying one step of one round of one task.
+fn trailers<'a>(task: &'a str, round: &'a str, step: &'a str) -> [(&'a str, &'a str); 3] {
+    [
+        ("Kiln-Task", task),
+        ("Kiln-Round", round),
+        ("Kiln-Step", step),
+    ]
+}
+
 impl Handler for Codegen {
     type Input = WorkItem;
     type Output = CommitRecord;
@@ -73,50 +114,127 @@ impl Handler for Codegen {
     async fn work(&self, cx: &Ctx, job: &Job<WorkItem>) -> Result<CommitRecord, HandlerError> {
         let task = &job.task;
         let repo = cx.repo_path(&task.project);
-        let round = job.input.round.to_string();
-        let task_id = task.id.to_string();
-        let trailers = [
-            ("Kiln-Task", task_id.as_str()),
-            ("Kiln-Round", round.as_str()),
-        ];
+        let round = job.input.round;
         self.git
             .ensure_bare(&repo)
             .await
             .map_err(|e| classify_git("project repository", e))?;
+        let template = self.catalog.get(&task.template).ok_or_else(|| {
+            HandlerError::Permanent(format!("template {:?} is not installed", task.template))
+        })?;
+        let mut conn = cx.db.acquire().await?;
+        let plan = records::get_plan(&mut conn, task.id)
+            .await?
+            .ok_or_else(|| HandlerError::Permanent("no plan recorded for this task".into()))?;
+        let earlier = records::commits(&mut *conn, task.id).await?;
+        drop(conn);
 
-        let existing = self
-            .git
-            .find_commit_by_trailers(&repo, &task.branch, &trailers)
-            .await
-            .map_err(|e| classify_git("looking for an earlier commit", e))?;
-        let (sha, message) = match existing {
-            Some(sha) => {
-                job.log
-                    .info(format!("round {round} was already committed as {sha} by an earlier delivery; reusing it"))
-                    .await;
-                (sha, String::new())
-            }
-            None => self.scaffold(cx, job, &repo, &trailers).await?,
+        let base = if round == 0 {
+            self.start(cx, job, &repo, template, &plan).await?
+        } else {
+            earlier
+                .iter()
+                .find(|c| c.round == round as i32 - 1)
+                .map(|c| c.sha.clone())
         };
-        let parent = self
+        match (&self.agent, round) {
+            (None, 0) => {}
+            (None, _) => {
+                return Err(HandlerError::Permanent(
+                    "fix rounds need a model; offline mode does not self-correct".into(),
+                ));
+            }
+            (Some(agent), 0) => {
+                for (i, story) in plan.stories.iter().enumerate() {
+                    let step = format!("story-{}", i + 1);
+                    let message = format!("kiln: story {}: {}", i + 1, story.title);
+                    let llm_step = llm::Step::Story {
+                        index: i,
+                        total: plan.stories.len(),
+                        epic: &plan.epic,
+                        story,
+                    };
+                    self.model_step(
+                        agent,
+                        cx,
+                        job,
+                        &repo,
+                        &template.manifest.stack,
+                        &step,
+                        &message,
+                        llm_step,
+                    )
+                    .await?;
+                }
+            }
+            (Some(agent), r) => {
+                let mut conn = cx.db.acquire().await?;
+                let errors: Vec<_> = records::test_errors(&mut *conn, task.id, Some(r as i32 - 1))
+                    .await?
+                    .into_iter()
+                    .map(|(_, e)| e)
+                    .collect();
+                let output_tail = records::test_runs(&mut conn, task.id)
+                    .await?
+                    .into_iter()
+                    .find(|t| t.round == r as i32 - 1)
+                    .and_then(|t| t.commands.last().map(|c| c.output_tail.clone()))
+                    .unwrap_or_default();
+                drop(conn);
+                let step = llm::Step::Fix {
+                    round: r,
+                    errors: &errors,
+                    output_tail: &output_tail,
+                };
+                let message = format!("kiln: fix round {r}");
+                self.model_step(
+                    agent,
+                    cx,
+                    job,
+                    &repo,
+                    &template.manifest.stack,
+                    "fix",
+                    &message,
+                    step,
+                )
+                .await?;
+            }
+        }
+
+        let sha = self
             .git
-            .resolve_commit(&repo, &format!("{sha}^"))
+            .branch_head(&repo, &task.branch)
             .await
-            .map_err(|e| classify_git("parent commit", e))?;
+            .map_err(|e| classify_git("reading the task branch", e))?
+            .ok_or_else(|| HandlerError::Permanent("the task branch has no commits".into()))?;
         let stat = self
             .git
-            .diff_stat(&repo, parent.as_deref(), &sha)
+            .diff_stat(&repo, base.as_deref(), &sha)
             .await
             .map_err(|e| classify_git("diff stat", e))?;
+        let protected_paths: Vec<String> = stat
+            .files
+            .iter()
+            .map(|f| f.path.clone())
+            .filter(|p| kiln_changes::paths::is_protected(p, &self.config.protected_paths))
+            .collect();
+        if !protected_paths.is_empty() {
+            job.log
+                .warn(format!(
+                    "round {round} changed protected paths: {}",
+                    protected_paths.join(", ")
+                ))
+                .await;
+        }
         Ok(CommitRecord {
-            round: job.input.round as i32,
+            round: round as i32,
             sha,
             branch: task.branch.clone(),
-            message,
+            message: String::new(),
             files_changed: stat.files_changed as i32,
             insertions: stat.insertions as i32,
             deletions: stat.deletions as i32,
-            protected_paths: vec![],
+            protected_paths,
         })
     }
 
@@ -142,7 +260,8 @@ impl Handler for Codegen {
         };
         Ok(Next::advance(
             format!(
-                "committed {} ({} files, +{} -{})",
+                "round {} at {} ({} files, +{} -{})",
+                commit.round,
                 &commit.sha[..commit.sha.len().min(12)],
                 commit.files_changed,
                 commit.insertions,
@@ -154,22 +273,44 @@ impl Handler for Codegen {
 }
 
 impl Codegen {
-    async fn scaffold(
+    /// Round 0's starting point: the scaffold commit of a new app, or the project's deployed
+    /// code for a revision. Returns the commit the round's diff is measured against.
+    async fn start(
         &self,
         cx: &Ctx,
         job: &Job<WorkItem>,
         repo: &std::path::Path,
-        trailers: &[(&str, &str)],
-    ) -> Result<(String, String), HandlerError> {
+        template: &kiln_templates::Template,
+        plan: &records::Plan,
+    ) -> Result<Option<String>, HandlerError> {
         let task = &job.task;
-        let mut conn = cx.db.acquire().await?;
-        let plan = records::get_plan(&mut conn, task.id)
-            .await?
-            .ok_or_else(|| HandlerError::Permanent("no plan recorded for this task".into()))?;
-        drop(conn);
-        let template = self.catalog.get(&task.template).ok_or_else(|| {
-            HandlerError::Permanent(format!("template {:?} is not installed", task.template))
-        })?;
+        if task.kind == "revision" {
+            let main = self
+                .git
+                .branch_head(repo, kiln_git::BASE_BRANCH)
+                .await
+                .map_err(|e| classify_git("reading the deployed code", e))?
+                .ok_or_else(|| {
+                    HandlerError::Permanent("the project has no deployed code to revise".into())
+                })?;
+            kiln_store::tasks::set_base_commit(&cx.db, task.id, &main).await?;
+            return Ok(Some(task.base_commit.clone().unwrap_or(main)));
+        }
+        let task_id = task.id.to_string();
+        let t = trailers(&task_id, "0", "scaffold");
+        if let Some(sha) = self
+            .git
+            .find_commit_by_trailers(repo, &task.branch, &t)
+            .await
+            .map_err(|e| classify_git("looking for the scaffold", e))?
+        {
+            job.log
+                .info(format!(
+                    "scaffold {sha} was committed by an earlier delivery"
+                ))
+                .await;
+            return Ok(None);
+        }
         let context = RenderContext {
             project: task.project.clone(),
             title: project_title(&task.project),
@@ -184,22 +325,26 @@ impl Codegen {
                     acceptance: s.acceptance.clone(),
                 })
                 .collect(),
-            task_id: task.id.to_string(),
+            task_id: task_id.clone(),
         };
         let files = template
             .render(&context)
             .map_err(|e| HandlerError::permanent("rendering the template", &e))?;
         job.log
             .info(format!(
-                "rendering template {} ({} files) with {} stories (offline codegen, no LLM)",
+                "rendering template {} ({} files) with {} stories{}",
                 template.name(),
                 files.len(),
-                plan.stories.len()
+                plan.stories.len(),
+                if self.agent.is_none() {
+                    " (offline codegen, no LLM)"
+                } else {
+                    ""
+                }
             ))
             .await;
-
         let scratch = cx
-            .scratch(&task.id.to_string())
+            .scratch(&task_id)
             .map_err(|e| HandlerError::retryable("scratch directory", &e))?;
         let wd = self
             .git
@@ -207,8 +352,7 @@ impl Codegen {
             .await
             .map_err(|e| classify_git("checking out the task branch", e))?;
         for f in &files {
-            let path = f.path.to_string_lossy();
-            wd.write_file(&path, &f.contents, f.executable)
+            wd.write_file(&f.path.to_string_lossy(), &f.contents, f.executable)
                 .await
                 .map_err(|e| classify_git("writing generated files", e))?;
         }
@@ -222,47 +366,94 @@ impl Codegen {
             task.project,
             template.name()
         );
-        let message = kiln_git::with_trailers(&subject, trailers)
+        self.commit_step(&wd, &task.branch, &subject, &t).await?;
+        Ok(None)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn model_step(
+        &self,
+        agent: &Agent,
+        cx: &Ctx,
+        job: &Job<WorkItem>,
+        repo: &std::path::Path,
+        stack: &str,
+        step_name: &str,
+        message: &str,
+        step: llm::Step<'_>,
+    ) -> Result<(), HandlerError> {
+        let task = &job.task;
+        let task_id = task.id.to_string();
+        let round = job.input.round.to_string();
+        let t = trailers(&task_id, &round, step_name);
+        if self
+            .git
+            .find_commit_by_trailers(repo, &task.branch, &t)
+            .await
+            .map_err(|e| classify_git("looking for an earlier step", e))?
+            .is_some()
+        {
+            job.log
+                .info(format!(
+                    "{message}: already committed by an earlier delivery"
+                ))
+                .await;
+            return Ok(());
+        }
+        job.log.info(format!("{message} ({})", agent.mode())).await;
+        let scratch = cx
+            .scratch(&task_id)
+            .map_err(|e| HandlerError::retryable("scratch directory", &e))?;
+        let wd = self
+            .git
+            .checkout_branch(repo, &task.branch, scratch.path())
+            .await
+            .map_err(|e| classify_git("checking out the task branch", e))?;
+        llm::run_step(agent, &self.config, cx, job, stack, &wd, step).await?;
+        self.commit_step(&wd, &task.branch, message, &t).await
+    }
+
+    async fn commit_step(
+        &self,
+        wd: &kiln_git::Workdir,
+        branch: &str,
+        message: &str,
+        trailers: &[(&str, &str)],
+    ) -> Result<(), HandlerError> {
+        let message = kiln_git::with_trailers(message, trailers)
             .map_err(|e| HandlerError::permanent("commit message", &e))?;
-        let sha = match wd
+        // A step that changed nothing still gets its (empty) commit: the trailers mark it done.
+        if wd
             .commit_all(&message)
             .await
             .map_err(|e| classify_git("committing", e))?
+            .is_none()
         {
-            Some(sha) => sha,
-            None => wd
-                .head()
+            wd.commit_empty(&message)
                 .await
-                .map_err(|e| classify_git("reading HEAD", e))?
-                .ok_or_else(|| HandlerError::Permanent("the template rendered no files".into()))?,
-        };
-        wd.push(&task.branch)
+                .map_err(|e| classify_git("committing an empty step", e))?;
+        }
+        wd.push(branch)
             .await
-            .map_err(|e| classify_git("pushing the task branch", e))?;
-        job.log
-            .info(format!("committed {sha} on {}", task.branch))
-            .await;
-        Ok((sha, message))
+            .map_err(|e| classify_git("pushing the task branch", e))
     }
 }
 
 /// Runs the codegen service until `shutdown`.
 pub async fn run(
     base: kiln_runtime::Config,
-    _config: Config,
+    config: Config,
+    agent: Option<Agent>,
+    catalog: Catalog,
     shutdown: Shutdown,
-) -> Result<(), RunError> {
-    let catalog = Catalog::load(base.runtime.templates_dir.as_deref())?;
-    kiln_runtime::serve_stage(base, "codegen", Codegen::new(catalog), shutdown).await?;
-    Ok(())
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    #[error(transparent)]
-    Runtime(#[from] kiln_runtime::Error),
-    #[error("stack templates")]
-    Templates(#[from] kiln_templates::Error),
+) -> Result<(), kiln_runtime::Error> {
+    kiln_runtime::serve_stage(
+        base,
+        "codegen",
+        Codegen::new(catalog, agent, config),
+        shutdown,
+    )
+    .await
 }
 
 #[cfg(test)]

@@ -201,6 +201,15 @@ impl Handler for Deployer {
         )
         .await?;
         let verification = self.target.verify(&spec, &deployed).await;
+        if verification.ok {
+            // `main` records what is live: revisions start from it.
+            self.git
+                .set_branch(&cx.repo_path(&task.project), kiln_git::BASE_BRANCH, commit)
+                .await
+                .map_err(|e| {
+                    HandlerError::retryable("recording the deployed commit on main", &e)
+                })?;
+        }
         for c in &verification.checks {
             let line = format!(
                 "verify {}: {} ({})",

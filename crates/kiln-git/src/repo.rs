@@ -140,6 +140,18 @@ impl Git {
         }))
     }
 
+    /// Points `branch` at `sha` in the bare repository (creating it when missing). Used to
+    /// record what is deployed; setting a branch to where it already is changes nothing.
+    pub async fn set_branch(&self, bare: &Path, branch: &str, sha: &str) -> Result<(), Error> {
+        check_branch_name(branch)?;
+        check_revision(sha)?;
+        let refname = format!("refs/heads/{branch}");
+        let inv =
+            Invocation::bare(bare).args(["update-ref", "-m", "kiln: deployed", &refname, sha]);
+        self.run(&inv).await?;
+        Ok(())
+    }
+
     /// Resolves any revision (branch, sha, `main~1`) to a full commit sha, or `None` when it
     /// names no commit.
     pub async fn resolve_commit(&self, bare: &Path, rev: &str) -> Result<Option<String>, Error> {

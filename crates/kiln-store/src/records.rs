@@ -452,18 +452,23 @@ pub async fn round_fingerprints<'e>(
         .collect()
 }
 
-pub async fn set_fingerprint<'e>(
+/// Records a round's fingerprint and, when the fix loop stops there, why.
+pub async fn set_round_outcome<'e>(
     db: impl PgExecutor<'e>,
     task_id: Uuid,
     round: i32,
-    fingerprint: &str,
+    fingerprint: Option<&str>,
+    stop_reason: Option<&str>,
 ) -> Result<()> {
-    sqlx::query("UPDATE test_runs SET fingerprint = $3 WHERE task_id = $1 AND round = $2")
-        .bind(task_id)
-        .bind(round)
-        .bind(fingerprint)
-        .execute(db)
-        .await?;
+    sqlx::query(
+        "UPDATE test_runs SET fingerprint = $3, stop_reason = $4 WHERE task_id = $1 AND round = $2",
+    )
+    .bind(task_id)
+    .bind(round)
+    .bind(fingerprint)
+    .bind(stop_reason)
+    .execute(db)
+    .await?;
     Ok(())
 }
 

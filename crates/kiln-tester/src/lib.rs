@@ -13,7 +13,8 @@ use kiln_runtime::tasklog::TaskLog;
 use kiln_runtime::{Binding, Ctx, Handler, HandlerError, Job, Next, Shutdown};
 use kiln_sandbox::CommandSpec;
 use kiln_store::TaskStatus;
-use kiln_store::records::{self, TestCommand, TestRun};
+use kiln_store::people::TaskOptions;
+use kiln_store::records::{self, TestCommand, TestError, TestRun};
 use kiln_templates::{Catalog, Template};
 use sqlx::PgConnection;
 use time::OffsetDateTime;
@@ -30,6 +31,16 @@ pub struct Config {
     /// Output lines per command streamed to the task's live log.
     pub log_lines_per_command: usize,
 }
+
+/// The self-correction loop, when a model can fix code (absent in offline mode).
+#[derive(Debug, Clone, Copy)]
+pub struct FixLoop {
+    /// Fix rounds after the first test run unless the task sets `options.max_fix_rounds`.
+    pub default_rounds: u32,
+}
+
+/// Hard ceiling on fix rounds whatever a task asks for.
+pub const MAX_FIX_ROUNDS: u32 = 5;
 
 impl Default for Config {
     fn default() -> Self {
@@ -167,16 +178,54 @@ pub struct Tester {
     git: Git,
     catalog: Catalog,
     config: Config,
+    fix_loop: Option<FixLoop>,
 }
 
 impl Tester {
-    pub fn new(catalog: Catalog, config: Config) -> Self {
+    pub fn new(catalog: Catalog, config: Config, fix_loop: Option<FixLoop>) -> Self {
         Self {
             git: Git::new(),
             catalog,
             config,
+            fix_loop,
         }
     }
+}
+
+/// A test run and what the loop decided from it.
+pub struct Verdict {
+    run: TestRun,
+    errors: Vec<TestError>,
+    /// Run a fix round next (instead of going to review).
+    fix_next: bool,
+}
+
+/// What to do after a failed round: fix again, or stop and say why.
+pub fn next_step(
+    round: u32,
+    max_rounds: u32,
+    fingerprint: &str,
+    earlier: &[(i32, Option<String>)],
+    diff_empty: bool,
+) -> Result<(), String> {
+    if round >= 1 && diff_empty {
+        return Err(format!("stuck: fix round {round} changed nothing"));
+    }
+    if round >= 1
+        && let Some((k, _)) = earlier
+            .iter()
+            .find(|(k, f)| *k >= 1 && (*k as u32) < round && f.as_deref() == Some(fingerprint))
+    {
+        return Err(format!(
+            "stuck: fix round {round} repeated round {k} (the same change and the same errors)"
+        ));
+    }
+    if round >= max_rounds {
+        return Err(format!(
+            "tests still fail after {max_rounds} fix rounds (the limit)"
+        ));
+    }
+    Ok(())
 }
 
 fn workspace(scratch: &kiln_runtime::Scratch) -> PathBuf {
@@ -185,7 +234,7 @@ fn workspace(scratch: &kiln_runtime::Scratch) -> PathBuf {
 
 impl Handler for Tester {
     type Input = WorkItem;
-    type Output = TestRun;
+    type Output = Verdict;
 
     fn binding(&self) -> Binding {
         Binding {
@@ -196,7 +245,160 @@ impl Handler for Tester {
         }
     }
 
-    async fn work(&self, cx: &Ctx, job: &Job<WorkItem>) -> Result<TestRun, HandlerError> {
+    async fn work(&self, cx: &Ctx, job: &Job<WorkItem>) -> Result<Verdict, HandlerError> {
+        let run = self.run_tests(cx, job).await?;
+        let round = job.input.round;
+        let Some(fix_loop) = self.fix_loop.filter(|_| !run.passed && run.error.is_none()) else {
+            return Ok(Verdict {
+                run,
+                errors: vec![],
+                fix_next: false,
+            });
+        };
+        let task = &job.task;
+        let failed = run.commands.last();
+        let output = failed.map(|c| c.output_tail.as_str()).unwrap_or_default();
+        let command = failed.map(|c| c.command.as_str()).unwrap_or_default();
+        let errors: Vec<TestError> = kiln_changes::errors::parse(output, command, None)
+            .into_iter()
+            .map(|e| TestError {
+                tool: e.tool,
+                command: command.to_owned(),
+                file: e.file,
+                line: e.line.map(|l| l as i32),
+                column: e.column.map(|c| c as i32),
+                message: e.message,
+            })
+            .collect();
+        let repo = cx.repo_path(&task.project);
+        let mut conn = cx.db.acquire().await?;
+        let previous = records::commits(&mut *conn, task.id)
+            .await?
+            .into_iter()
+            .find(|c| round >= 1 && c.round == round as i32 - 1)
+            .map(|c| c.sha);
+        let earlier = records::round_fingerprints(&mut *conn, task.id).await?;
+        drop(conn);
+        let diff = self
+            .git
+            .diff(&repo, previous.as_deref(), &job.input.commit, 1 << 20)
+            .await
+            .map_err(|e| HandlerError::retryable("diff of the round", &e))?;
+        let structured: Vec<kiln_changes::errors::StructuredError> = errors
+            .iter()
+            .map(|e| kiln_changes::errors::StructuredError {
+                file: e.file.clone(),
+                line: e.line.map(|l| l as u32),
+                column: e.column.map(|c| c as u32),
+                message: e.message.clone(),
+                tool: e.tool.clone(),
+            })
+            .collect();
+        let fingerprint = kiln_changes::fingerprint::fingerprint(&diff, &structured);
+        let max_rounds = TaskOptions::of(&task.options)
+            .max_fix_rounds
+            .unwrap_or(fix_loop.default_rounds)
+            .min(MAX_FIX_ROUNDS);
+        let decision = next_step(
+            round,
+            max_rounds,
+            &fingerprint,
+            &earlier,
+            diff.trim().is_empty(),
+        );
+        let mut run = run;
+        run.fingerprint = Some(fingerprint);
+        match &decision {
+            Ok(()) => {
+                job.log
+                    .warn(format!(
+                        "round {round} failed with {} structured errors; asking for fix round {}",
+                        errors.len(),
+                        round + 1
+                    ))
+                    .await
+            }
+            Err(stop) => {
+                job.log.error(stop.clone()).await;
+                run.stop_reason = Some(stop.clone());
+            }
+        }
+        Ok(Verdict {
+            run,
+            errors,
+            fix_next: decision.is_ok(),
+        })
+    }
+
+    async fn commit(
+        &self,
+        tx: &mut PgConnection,
+        cx: &Ctx,
+        job: &Job<WorkItem>,
+        verdict: Verdict,
+    ) -> Result<Next, HandlerError> {
+        let Verdict {
+            run,
+            errors,
+            fix_next,
+        } = verdict;
+        records::insert_test_run(tx, job.task.id, &run).await?;
+        records::set_round_outcome(
+            &mut *tx,
+            job.task.id,
+            run.round,
+            run.fingerprint.as_deref(),
+            run.stop_reason.as_deref(),
+        )
+        .await?;
+        records::insert_test_errors(tx, job.task.id, run.round, &errors).await?;
+        if fix_next {
+            let fix = WorkItem {
+                stage: Stage::Codegen as i32,
+                round: job.input.round + 1,
+                ..job.input.clone()
+            };
+            return Ok(Next {
+                status: Some((TaskStatus::Fixing, None)),
+                run: kiln_runtime::RunStatus::Failed,
+                ..Next::advance(
+                    format!(
+                        "round {} failed with {} errors; fix round {} next",
+                        run.round,
+                        errors.len(),
+                        run.round + 1
+                    ),
+                    vec![cx.work_message(&fix)],
+                )
+            });
+        }
+        let summary = match (&run.error, run.passed) {
+            (Some(e), _) => e.clone(),
+            (None, true) => format!("{} commands passed", run.commands.len()),
+            (None, false) => {
+                let failed = run
+                    .commands
+                    .last()
+                    .map(|c| c.command.as_str())
+                    .unwrap_or("?");
+                format!("`{failed}` failed")
+            }
+        };
+        // Offline mode has no model to fix failures; the gate explains them instead.
+        let review = WorkItem {
+            stage: Stage::Review as i32,
+            ..job.input.clone()
+        };
+        let mut next = Next::advance(summary, vec![cx.work_message(&review)]);
+        if !run.passed {
+            next.run = kiln_runtime::RunStatus::Failed;
+        }
+        Ok(next)
+    }
+}
+
+impl Tester {
+    async fn run_tests(&self, cx: &Ctx, job: &Job<WorkItem>) -> Result<TestRun, HandlerError> {
         let task = &job.task;
         let commit = &job.input.commit;
         let started_at = OffsetDateTime::now_utc();
@@ -264,49 +466,58 @@ impl Handler for Tester {
             commands: results,
         })
     }
-
-    async fn commit(
-        &self,
-        tx: &mut PgConnection,
-        cx: &Ctx,
-        job: &Job<WorkItem>,
-        run: TestRun,
-    ) -> Result<Next, HandlerError> {
-        records::insert_test_run(tx, job.task.id, &run).await?;
-        let summary = match (&run.error, run.passed) {
-            (Some(e), _) => e.clone(),
-            (None, true) => format!("{} commands passed", run.commands.len()),
-            (None, false) => {
-                let failed = run
-                    .commands
-                    .last()
-                    .map(|c| c.command.as_str())
-                    .unwrap_or("?");
-                format!("`{failed}` failed")
-            }
-        };
-        // Offline mode has no model to fix failures; the gate explains them instead.
-        let review = WorkItem {
-            stage: Stage::Review as i32,
-            ..job.input.clone()
-        };
-        let mut next = Next::advance(summary, vec![cx.work_message(&review)]);
-        if !run.passed {
-            next.run = kiln_runtime::RunStatus::Failed;
-        }
-        Ok(next)
-    }
 }
 
 /// Runs the tester service until `shutdown`.
 pub async fn run(
     base: kiln_runtime::Config,
     config: Config,
+    fix_loop: Option<FixLoop>,
     shutdown: Shutdown,
 ) -> Result<(), RunError> {
     let catalog = Catalog::load(base.runtime.templates_dir.as_deref())?;
-    kiln_runtime::serve_stage(base, "tester", Tester::new(catalog, config), shutdown).await?;
+    kiln_runtime::serve_stage(
+        base,
+        "tester",
+        Tester::new(catalog, config, fix_loop),
+        shutdown,
+    )
+    .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fix_loop_stops_when_stuck_or_out_of_rounds() {
+        let earlier = vec![(0, Some("a".to_owned())), (1, Some("b".to_owned()))];
+        assert_eq!(next_step(0, 3, "a", &[], false), Ok(()));
+        assert_eq!(next_step(2, 3, "c", &earlier, false), Ok(()));
+        let stuck = next_step(2, 3, "b", &earlier, false).unwrap_err();
+        assert!(
+            stuck.starts_with("stuck: fix round 2 repeated round 1"),
+            "{stuck}"
+        );
+        // Round 0 has no fix in it, so matching it is not being stuck.
+        assert_eq!(next_step(2, 3, "a", &earlier, false), Ok(()));
+        assert!(
+            next_step(2, 3, "c", &earlier, true)
+                .unwrap_err()
+                .contains("changed nothing")
+        );
+        assert!(
+            next_step(3, 3, "c", &earlier, false)
+                .unwrap_err()
+                .contains("after 3 fix rounds")
+        );
+        assert!(
+            next_step(0, 0, "c", &[], false)
+                .unwrap_err()
+                .contains("after 0 fix rounds")
+        );
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -102,10 +102,19 @@ pub async fn serve(config: Option<&Path>, service: Service) -> anyhow::Result<Ex
             let (agent, catalog) = (agent()?, catalog()?);
             kiln_planner::run(base, loader.section("planner")?, agent, catalog, shutdown).await?
         }
-        Service::Codegen => kiln_codegen::run(base, loader.section("codegen")?, shutdown).await?,
-        Service::Tester => kiln_tester::run(base, loader.section("tester")?, shutdown).await?,
+        Service::Codegen => {
+            let (agent, catalog) = (agent()?, catalog()?);
+            kiln_codegen::run(base, loader.section("codegen")?, agent, catalog, shutdown).await?
+        }
+        Service::Tester => {
+            let fix_loop = llm.enabled().then_some(kiln_tester::FixLoop {
+                default_rounds: llm.max_fix_rounds,
+            });
+            kiln_tester::run(base, loader.section("tester")?, fix_loop, shutdown).await?
+        }
         Service::Reviewer => {
-            kiln_reviewer::run(base, loader.section("reviewer")?, shutdown).await?
+            let agent = agent()?;
+            kiln_reviewer::run(base, loader.section("reviewer")?, agent, shutdown).await?
         }
         Service::Gate => kiln_gate::run(base, loader.section("gate")?, shutdown).await?,
         Service::Deployer => {

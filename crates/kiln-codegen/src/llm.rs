@@ -1,0 +1,262 @@
+//! Model-driven codegen: one step per story on top of the template scaffold, and fix rounds
+//! that answer the tester's structured errors. Each step is a commit with trailers, so a
+//! redelivered work item skips the steps already made instead of paying for them again.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use kiln_agents::Agent;
+use kiln_agents::prompts::{self, CodegenInput, EditStyle};
+use kiln_changes::edits;
+use kiln_contracts::WorkItem;
+use kiln_git::Workdir;
+use kiln_llm::Message;
+use kiln_runtime::{Ctx, HandlerError, Job};
+use kiln_store::records::{Story, TestError};
+
+use crate::{Config, classify_git};
+
+/// Directories and files never shown to the model nor edited through it.
+const SKIP_DIRS: &[&str] = &[
+    ".git",
+    "node_modules",
+    "dist",
+    "build",
+    "target",
+    ".next",
+    "vendor",
+    "__pycache__",
+];
+const SKIP_FILES: &[&str] = &[
+    "package-lock.json",
+    "yarn.lock",
+    "pnpm-lock.yaml",
+    "Cargo.lock",
+    "composer.lock",
+];
+
+/// The repository's text files, as the model sees them.
+pub fn read_tree(root: &Path, max_file_bytes: u64) -> std::io::Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let entry = entry?;
+            let ty = entry.file_type()?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if ty.is_symlink() {
+                continue;
+            }
+            if ty.is_dir() {
+                if !SKIP_DIRS.contains(&name.as_str()) {
+                    stack.push(entry.path());
+                }
+                continue;
+            }
+            if SKIP_FILES.contains(&name.as_str()) || entry.metadata()?.len() > max_file_bytes {
+                continue;
+            }
+            let Ok(text) = String::from_utf8(std::fs::read(entry.path())?) else {
+                continue;
+            };
+            let rel = entry
+                .path()
+                .strip_prefix(root)
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or(name);
+            out.insert(rel, text);
+        }
+    }
+    Ok(out)
+}
+
+/// Files for the prompt, largest-last, within a character budget.
+fn prompt_files(tree: &BTreeMap<String, String>, budget: usize) -> Vec<(String, String)> {
+    let mut files: Vec<(String, String)> =
+        tree.iter().map(|(p, c)| (p.clone(), c.clone())).collect();
+    files.sort_by_key(|(p, c)| (c.len(), p.clone()));
+    let mut used = 0;
+    let mut out = Vec::new();
+    for (p, c) in files {
+        if used + c.len() > budget {
+            continue;
+        }
+        used += c.len();
+        out.push((p, c));
+    }
+    out.sort();
+    out
+}
+
+/// Retrieved context from the indexer over `<prefix>.rag.query`, when it answers in time.
+async fn retrieve(cx: &Ctx, project: &str, query: &str) -> Vec<(String, String)> {
+    let request = serde_json::json!({ "project": project, "query": query, "limit": 8 });
+    let asked = tokio::time::timeout(
+        Duration::from_millis(800),
+        cx.nats
+            .request(cx.subjects.rag_query(), request.to_string().into()),
+    )
+    .await;
+    let Ok(Ok(reply)) = asked else {
+        return vec![];
+    };
+    let Ok(body) = serde_json::from_slice::<serde_json::Value>(&reply.payload) else {
+        return vec![];
+    };
+    body["chunks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| {
+            Some((
+                c["path"].as_str()?.to_owned(),
+                c["excerpt"].as_str()?.to_owned(),
+            ))
+        })
+        .collect()
+}
+
+/// What one model step is about.
+pub enum Step<'a> {
+    Story {
+        index: usize,
+        total: usize,
+        epic: &'a str,
+        story: &'a Story,
+    },
+    Fix {
+        round: u32,
+        errors: &'a [TestError],
+        output_tail: &'a str,
+    },
+}
+
+pub struct StepResult {
+    pub changed: Vec<String>,
+}
+
+/// Asks the model for edits, applies them (re-asking with the precise error when they do
+/// not apply), writes them into `wd`. Nothing is committed here.
+pub async fn run_step(
+    agent: &Agent,
+    config: &Config,
+    cx: &Ctx,
+    job: &Job<WorkItem>,
+    stack: &str,
+    wd: &Workdir,
+    step: Step<'_>,
+) -> Result<StepResult, HandlerError> {
+    let task = &job.task;
+    let tree = read_tree(wd.path(), config.max_file_bytes)
+        .map_err(|e| HandlerError::retryable("reading the repository", &e))?;
+    let memory: Vec<String> = kiln_store::memory::lessons(&cx.db, task.project_id)
+        .await?
+        .into_iter()
+        .map(|l| l.lesson)
+        .collect();
+    let style = match agent.model().edit_format {
+        kiln_llm::EditFormat::Whole => EditStyle::Whole,
+        kiln_llm::EditFormat::SearchReplace => EditStyle::SearchReplace,
+    };
+    let query = match &step {
+        Step::Story { story, .. } => format!("{} {}", story.title, story.description),
+        Step::Fix { errors, .. } => errors
+            .iter()
+            .map(|e| e.message.as_str())
+            .collect::<Vec<_>>()
+            .join(" "),
+    };
+    let context = retrieve(cx, &task.project, &query).await;
+    if context.is_empty() {
+        job.log
+            .info("no retrieved context (indexer did not answer); using the files themselves")
+            .await;
+    }
+    let files = prompt_files(&tree, config.max_prompt_chars);
+    let input = CodegenInput {
+        project: &task.project,
+        template: &task.template,
+        stack,
+        style,
+        memory: &memory,
+        context: &context,
+        files: &files,
+    };
+    let (system, user) = match &step {
+        Step::Story {
+            index,
+            total,
+            epic,
+            story,
+        } => prompts::codegen_story(&input, *index, *total, epic, story),
+        Step::Fix {
+            round,
+            errors,
+            output_tail,
+        } => prompts::codegen_fix(&input, *round, errors, output_tail),
+    };
+    let call = agent.context(task, "codegen");
+    let mut messages = vec![Message::user(user)];
+    let mut last_error = String::new();
+    for attempt in 1..=config.edit_attempts {
+        let reply = agent.chat(&call, &system, &messages, None).await?;
+        let mut files = tree.clone();
+        let applied = edits::parse(&reply.content)
+            .map_err(|e| e.to_string())
+            .and_then(|edits| {
+                check_paths(&edits)?;
+                edits::apply(&mut files, &edits).map_err(|e| e.to_string())
+            });
+        match applied {
+            Ok(applied) => {
+                for path in applied.changed.iter().chain(applied.created.iter()) {
+                    let content = files.get(path).map(String::as_bytes).unwrap_or_default();
+                    let executable = path.ends_with(".sh");
+                    wd.write_file(path, content, executable)
+                        .await
+                        .map_err(|e| classify_git("writing an edited file", e))?;
+                }
+                for path in &applied.deleted {
+                    wd.remove_file(path)
+                        .await
+                        .map_err(|e| classify_git("deleting a file", e))?;
+                }
+                let mut changed: Vec<String> = applied
+                    .changed
+                    .iter()
+                    .chain(&applied.created)
+                    .chain(&applied.deleted)
+                    .cloned()
+                    .collect();
+                changed.sort();
+                job.log
+                    .info(format!(
+                        "model edits applied on attempt {attempt}: {}",
+                        changed.join(", ")
+                    ))
+                    .await;
+                return Ok(StepResult { changed });
+            }
+            Err(e) => {
+                job.log
+                    .warn(format!("model edits rejected (attempt {attempt}): {e}"))
+                    .await;
+                last_error = e.clone();
+                messages.push(Message::assistant(reply.content));
+                messages.push(Message::user(prompts::edits_rejected(&e)));
+            }
+        }
+    }
+    Err(HandlerError::Permanent(format!(
+        "the model's edit blocks did not apply after {} attempts: {last_error}",
+        config.edit_attempts
+    )))
+}
+
+fn check_paths(edits: &[edits::Edit]) -> Result<(), String> {
+    for e in edits {
+        kiln_changes::paths::check_path(e.path()).map_err(|err| err.to_string())?;
+    }
+    Ok(())
+}
