@@ -86,6 +86,10 @@ ALTER TABLE commits ADD COLUMN protected_paths jsonb NOT NULL DEFAULT '[]'::json
 -- A revision starts from the project's deployed code; the gate compares against it.
 ALTER TABLE tasks ADD COLUMN base_commit text;
 
+-- A person's override is a gate decision of its own for the same round.
+ALTER TABLE gate_decisions DROP CONSTRAINT gate_decisions_pkey;
+ALTER TABLE gate_decisions ADD COLUMN id bigserial PRIMARY KEY;
+
 -- A stage run that stopped to wait for a person.
 ALTER TABLE stage_runs DROP CONSTRAINT stage_runs_status_check;
 ALTER TABLE stage_runs ADD CONSTRAINT stage_runs_status_check

@@ -48,10 +48,25 @@ pub enum Error {
     #[error("invalid task id {0:?}: expected a UUID such as 0190f1c2-5e4b-7c3d-9a8e-1f2a3b4c5d6e")]
     InvalidTaskId(String),
     #[error(
-        "kind \"revision\" (changing an existing project) needs the LLM code generation of a later \
-         release; only kind \"new_app\" is accepted for now"
+        "kind \"revision\" edits an existing project's code and needs an LLM; this installation \
+         runs in offline mode (set KILN_LLM_PROVIDER, KILN_LLM_MODEL and KILN_LLM_API_KEY)"
     )]
     RevisionUnsupported,
+    #[error("no project named {0:?}")]
+    ProjectNotFound(String),
+    #[error("project {0:?} has no deployed code to revise yet; deploy it first")]
+    NothingDeployed(String),
+    #[error("task {id} is {status}; {action} applies only while it waits for {waits}")]
+    NotWaiting {
+        id: Uuid,
+        status: TaskStatus,
+        action: &'static str,
+        waits: &'static str,
+    },
+    #[error("{0}")]
+    InvalidDecision(String),
+    #[error("no lesson {0} in this project's memory")]
+    LessonNotFound(Uuid),
     #[error("{field} is required for kind \"new_app\"{hint}")]
     MissingField { field: &'static str, hint: String },
     #[error("{field} is not allowed for kind \"new_app\": {why}")]
@@ -81,8 +96,8 @@ pub enum Error {
     )]
     IdempotencyMismatch { key: String },
     #[error(
-        "project {name:?} already exists; choose another name{} (revisions of existing projects \
-         arrive in a later release)",
+        "project {name:?} already exists; choose another name{} or send kind \"revision\" with \
+         \"project\" to change it",
         suggestion.as_ref().map(|s| format!(", e.g. {s:?}")).unwrap_or_default()
     )]
     ProjectExists {
@@ -144,8 +159,19 @@ impl Error {
             Error::RevisionUnsupported => (
                 S::UNPROCESSABLE_ENTITY,
                 "revision-unsupported",
-                "Revisions are not supported yet",
+                "Revisions need an LLM",
             ),
+            Error::ProjectNotFound(_) => (S::NOT_FOUND, "project-not-found", "Project not found"),
+            Error::NothingDeployed(_) => (S::CONFLICT, "nothing-deployed", "Nothing deployed yet"),
+            Error::NotWaiting { .. } => {
+                (S::CONFLICT, "not-waiting", "Task is not waiting for this")
+            }
+            Error::InvalidDecision(_) => (
+                S::UNPROCESSABLE_ENTITY,
+                "invalid-decision",
+                "Invalid decision",
+            ),
+            Error::LessonNotFound(_) => (S::NOT_FOUND, "lesson-not-found", "Lesson not found"),
             Error::MissingField { .. } => {
                 (S::UNPROCESSABLE_ENTITY, "missing-field", "Missing field")
             }

@@ -164,6 +164,76 @@ pub struct TaskDetail {
     /// Every deployment of this task, oldest first.
     pub deployments: Vec<DeploymentView>,
     pub llm_usage: LlmUsage,
+    /// Clarifying questions the planner asked, with their answers.
+    #[schema(value_type = Vec<Object>)]
+    pub clarifications: Vec<kiln_store::people::Clarification>,
+    /// What the task waits for from a person, if anything.
+    #[schema(required = true)]
+    pub awaiting: Option<AwaitingView>,
+    /// Budget limits and what is used, when an LLM serves the task.
+    #[schema(required = true)]
+    pub budget: Option<BudgetView>,
+    /// Self-correction rounds: the commit, test outcome and structured errors of each.
+    pub rounds: Vec<RoundView>,
+    /// Every approval or rejection by a person.
+    #[schema(value_type = Vec<Object>)]
+    pub approvals: Vec<kiln_store::people::Approval>,
+}
+
+/// What a waiting task needs from a person.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AwaitingView {
+    /// `clarification`, `plan_approval`, `release_approval` or `budget_approval`.
+    pub kind: String,
+    pub since: String,
+    pub detail: String,
+    #[schema(value_type = Option<Object>)]
+    pub figures: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct BudgetLimits {
+    pub max_tokens: u64,
+    pub max_cost_usd: f64,
+    pub max_calls: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct BudgetUsed {
+    pub tokens: u64,
+    pub cost_usd: f64,
+    pub calls: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct BudgetView {
+    pub limits: BudgetLimits,
+    pub used: BudgetUsed,
+}
+
+/// One round of generate, test (and fix).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RoundView {
+    pub round: i32,
+    pub commit_sha: String,
+    #[schema(required = true)]
+    pub test_passed: Option<bool>,
+    #[schema(value_type = Vec<Object>)]
+    pub errors: Vec<kiln_store::records::TestError>,
+    #[schema(required = true)]
+    pub fingerprint: Option<String>,
+    #[schema(required = true)]
+    pub stop_reason: Option<String>,
+}
+
+/// LLM usage of one stage.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct StageUsageView {
+    pub stage: String,
+    pub calls: u64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cost_usd: f64,
 }
 
 /// One page of tasks, newest first.
@@ -469,26 +539,39 @@ impl From<Deployment> for DeploymentView {
     }
 }
 
-/// LLM accounting of a task. Offline mode makes no LLM calls; real accounting arrives with
-/// the LLM release.
+/// LLM accounting of a task: totals and per stage. Offline mode makes no calls.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct LlmUsage {
-    /// The task's `llm_mode`.
+    /// The task's `llm_mode`: `offline` or `provider/model`.
     pub mode: String,
     pub calls: u64,
     pub input_tokens: u64,
     pub output_tokens: u64,
+    pub cached_tokens: u64,
     pub cost_usd: f64,
+    pub by_stage: Vec<StageUsageView>,
 }
 
 impl LlmUsage {
-    pub fn none(mode: &str) -> Self {
+    pub fn from_usage(mode: &str, u: kiln_llm::TaskUsage) -> Self {
         Self {
             mode: mode.to_owned(),
-            calls: 0,
-            input_tokens: 0,
-            output_tokens: 0,
-            cost_usd: 0.0,
+            calls: u.calls,
+            input_tokens: u.input_tokens,
+            output_tokens: u.output_tokens,
+            cached_tokens: u.cached_tokens,
+            cost_usd: u.cost_usd,
+            by_stage: u
+                .by_stage
+                .into_iter()
+                .map(|s| StageUsageView {
+                    stage: s.stage,
+                    calls: s.calls,
+                    input_tokens: s.input_tokens,
+                    output_tokens: s.output_tokens,
+                    cost_usd: s.cost_usd,
+                })
+                .collect(),
         }
     }
 }

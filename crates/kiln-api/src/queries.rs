@@ -27,6 +27,18 @@ pub async fn claim_project(
     Ok(done.rows_affected() == 1)
 }
 
+/// Whether the project has a live deployment (something a revision can start from).
+pub async fn has_live_deployment<'e>(
+    db: impl PgExecutor<'e>,
+    project_id: Uuid,
+) -> Result<bool, sqlx::Error> {
+    let row = sqlx::query("SELECT EXISTS (SELECT 1 FROM deployments WHERE project_id = $1 AND status = 'live') AS live")
+        .bind(project_id)
+        .fetch_one(db)
+        .await?;
+    sqlx::Row::try_get(&row, "live")
+}
+
 /// A free project name close to `name` (`name-2`, `name-3`, ...), if one is short enough.
 pub async fn suggest_name<'e>(
     db: impl PgExecutor<'e>,

@@ -88,7 +88,13 @@ pub async fn create_task(
             Error::MalformedJson(e.to_string())
         }
     })?;
-    let app = validate::new_app(request, &state.catalog, state.config.max_brief_chars)?;
+    let llm_enabled = state.config.llm.as_ref().is_some_and(|l| l.enabled());
+    let app = validate::request(
+        request,
+        &state.catalog,
+        state.config.max_brief_chars,
+        llm_enabled,
+    )?;
     tracing::Span::current().record("project", app.name.as_str());
     let claim = key.map(|key| {
         let hash = idempotency::request_hash(&value);
@@ -98,19 +104,19 @@ pub async fn create_task(
     if let Some((key, hash)) = &claim
         && let Some(id) = replay_target(&state.ctx.db, key, hash).await?
     {
-        return replay(&state.ctx.db, id).await;
+        return replay(&state, id).await;
     }
     match insert(&state, &app, claim.as_ref()).await? {
         Some(id) => {
             tracing::Span::current().record("task_id", field::display(id));
             state.metrics.tasks_created.inc();
             tracing::info!(template = %app.template, "task created");
-            let detail = load_detail(&state.ctx.db, id).await?.ok_or(Error::Store(
-                kiln_store::Error::Corrupt {
+            let detail = load_detail(&state.ctx.db, id, budget_defaults(&state))
+                .await?
+                .ok_or(Error::Store(kiln_store::Error::Corrupt {
                     what: "task just created",
                     value: id.to_string(),
-                },
-            ))?;
+                }))?;
             Ok(accepted(detail, false))
         }
         None => {
@@ -120,7 +126,7 @@ pub async fn create_task(
             if let Some((key, hash)) = &claim
                 && let Some(id) = replay_target(&state.ctx.db, key, hash).await?
             {
-                return replay(&state.ctx.db, id).await;
+                return replay(&state, id).await;
             }
             let suggestion = queries::suggest_name(&state.ctx.db, &app.name).await?;
             Err(Error::ProjectExists {
@@ -141,15 +147,27 @@ async fn insert(
     let ctx = &state.ctx;
     let id = Uuid::now_v7();
     let mut tx = ctx.db.begin().await?;
-    if !queries::claim_project(&mut tx, &app.name, &app.template).await? {
-        tx.rollback().await?;
-        return Ok(None);
-    }
+    let template = if app.kind == TaskKind::Revision {
+        // A revision changes what is live: the project must exist and have deployed code.
+        let project = store::get_project(&mut *tx, &app.name)
+            .await?
+            .ok_or_else(|| Error::ProjectNotFound(app.name.clone()))?;
+        if !queries::has_live_deployment(&mut *tx, project.id).await? {
+            return Err(Error::NothingDeployed(app.name.clone()));
+        }
+        project.template
+    } else {
+        if !queries::claim_project(&mut tx, &app.name, &app.template).await? {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        app.template.clone()
+    };
     let new = NewTask {
         id,
         project: app.name.clone(),
-        kind: TaskKind::NewApp.as_str().to_owned(),
-        template: app.template.clone(),
+        kind: app.kind.as_str().to_owned(),
+        template: template.clone(),
         brief: app.brief.clone(),
         options: app.options.clone(),
     };
@@ -167,7 +185,7 @@ async fn insert(
         "task.created",
         serde_json::json!({
             "project": app.name,
-            "template": app.template,
+            "template": template,
             "kind": new.kind,
             "idempotency_key": claim.map(|(k, _)| k),
         }),
@@ -210,10 +228,12 @@ async fn replay_target(db: &PgPool, key: &str, hash: &str) -> Result<Option<Uuid
     }
 }
 
-async fn replay(db: &PgPool, id: Uuid) -> Result<Response, Error> {
+async fn replay(state: &AppState, id: Uuid) -> Result<Response, Error> {
     tracing::Span::current().record("task_id", field::display(id));
     tracing::info!("idempotent request replayed");
-    let detail = load_detail(db, id).await?.ok_or(Error::TaskNotFound(id))?;
+    let detail = load_detail(&state.ctx.db, id, budget_defaults(state))
+        .await?
+        .ok_or(Error::TaskNotFound(id))?;
     Ok(accepted(detail, true))
 }
 
@@ -355,7 +375,7 @@ pub async fn get_task(
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<TaskDetail>, Error> {
     let id = task_id(path)?;
-    let detail = load_detail(&state.ctx.db, id)
+    let detail = load_detail(&state.ctx.db, id, budget_defaults(&state))
         .await?
         .ok_or(Error::TaskNotFound(id))?;
     Ok(Json(detail))
@@ -413,13 +433,13 @@ pub async fn cancel_task(
     tx.commit().await?;
     ctx.wake_relay();
     tracing::info!(previous = %status, "task cancelled");
-    let detail = load_detail(&ctx.db, id)
+    let detail = load_detail(&ctx.db, id, budget_defaults(&state))
         .await?
         .ok_or(Error::TaskNotFound(id))?;
     Ok(Json(detail))
 }
 
-fn task_id(path: Result<Path<String>, PathRejection>) -> Result<Uuid, Error> {
+pub(crate) fn task_id(path: Result<Path<String>, PathRejection>) -> Result<Uuid, Error> {
     let Path(raw) = path.map_err(|e| Error::InvalidTaskId(e.body_text()))?;
     let id = Uuid::parse_str(&raw).map_err(|_| Error::InvalidTaskId(raw))?;
     tracing::Span::current().record("task_id", field::display(id));
@@ -427,7 +447,21 @@ fn task_id(path: Result<Path<String>, PathRejection>) -> Result<Uuid, Error> {
 }
 
 /// The full task JSON, read from one consistent snapshot.
-pub async fn load_detail(db: &PgPool, id: Uuid) -> Result<Option<TaskDetail>, Error> {
+/// Budget defaults when a model serves tasks; `None` in offline mode.
+pub(crate) fn budget_defaults(state: &AppState) -> Option<&kiln_llm::Budget> {
+    state
+        .config
+        .llm
+        .as_ref()
+        .filter(|l| l.enabled())
+        .map(|l| &l.budget)
+}
+
+pub async fn load_detail(
+    db: &PgPool,
+    id: Uuid,
+    budget_defaults: Option<&kiln_llm::Budget>,
+) -> Result<Option<TaskDetail>, Error> {
     let mut tx = db.begin().await?;
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         .execute(&mut *tx)
@@ -442,7 +476,60 @@ pub async fn load_detail(db: &PgPool, id: Uuid) -> Result<Option<TaskDetail>, Er
     let reviews = records::reviews(&mut tx, id, None).await?;
     let gate = records::gate_decision(&mut *tx, id).await?;
     let deployments = records::task_deployments(&mut *tx, id).await?;
+    let clarifications = kiln_store::people::clarifications(&mut *tx, id).await?;
+    let approvals = kiln_store::people::approvals(&mut *tx, id).await?;
+    let parked = kiln_store::people::parked(&mut *tx, id).await?;
+    let errors = records::test_errors(&mut *tx, id, None).await?;
+    let usage = kiln_llm::usage(&mut *tx, id)
+        .await
+        .map_err(|e| Error::Nats {
+            context: "llm usage",
+            message: e.summary(),
+        })?;
     tx.commit().await?;
+    let awaiting = parked.map(|p| crate::model::AwaitingView {
+        kind: p.kind.as_str().to_owned(),
+        since: p
+            .parked_at
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
+        detail: task.status_reason.clone().unwrap_or_default(),
+        figures: (p.detail != serde_json::json!({})).then_some(p.detail),
+    });
+    let budget = budget_defaults.map(|defaults| {
+        let options = kiln_store::people::TaskOptions::of(&task.options);
+        let o = options.budget.unwrap_or_default();
+        crate::model::BudgetView {
+            limits: crate::model::BudgetLimits {
+                max_tokens: o.max_tokens.unwrap_or(defaults.max_tokens),
+                max_cost_usd: o.max_cost_usd.unwrap_or(defaults.max_cost_usd),
+                max_calls: o.max_calls.unwrap_or(defaults.max_calls),
+            },
+            used: crate::model::BudgetUsed {
+                tokens: usage.input_tokens + usage.output_tokens,
+                cost_usd: usage.cost_usd,
+                calls: usage.calls,
+            },
+        }
+    });
+    let rounds = commits
+        .iter()
+        .map(|c| {
+            let run = test_runs.iter().find(|t| t.round == c.round);
+            crate::model::RoundView {
+                round: c.round,
+                commit_sha: c.sha.clone(),
+                test_passed: run.map(|t| t.passed),
+                errors: errors
+                    .iter()
+                    .filter(|(r, _)| *r == c.round)
+                    .map(|(_, e)| e.clone())
+                    .collect(),
+                fingerprint: run.and_then(|t| t.fingerprint.clone()),
+                stop_reason: run.and_then(|t| t.stop_reason.clone()),
+            }
+        })
+        .collect();
 
     let deployment_url = deployments
         .iter()
@@ -451,7 +538,7 @@ pub async fn load_detail(db: &PgPool, id: Uuid) -> Result<Option<TaskDetail>, Er
         .map(|d| d.url.clone());
     let deployments: Vec<DeploymentView> =
         deployments.into_iter().map(DeploymentView::from).collect();
-    let llm_usage = LlmUsage::none(&task.llm_mode);
+    let llm_usage = LlmUsage::from_usage(&task.llm_mode, usage);
     Ok(Some(TaskDetail {
         summary: TaskSummary::new(task, deployment_url),
         stages: stages.into_iter().map(Into::into).collect(),
@@ -463,6 +550,11 @@ pub async fn load_detail(db: &PgPool, id: Uuid) -> Result<Option<TaskDetail>, Er
         deployment: deployments.last().cloned(),
         deployments,
         llm_usage,
+        clarifications,
+        awaiting,
+        budget,
+        rounds,
+        approvals,
     }))
 }
 

@@ -6,9 +6,11 @@ use kiln_templates::Catalog;
 use crate::error::Error;
 use crate::model::{CreateTask, TaskKind};
 
-/// A `new_app` request that passed every check that needs no database.
+/// A task request that passed every check that needs no database: a new app, or a
+/// revision of the project `name` (its template is looked up when stored).
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewApp {
+    pub kind: TaskKind,
     pub name: String,
     pub template: String,
     /// Trimmed.
@@ -17,7 +19,107 @@ pub struct NewApp {
     pub options: serde_json::Value,
 }
 
-/// Checks `req` against the catalog and the brief limit.
+fn brief(raw: &str, max_brief_chars: usize) -> Result<String, Error> {
+    let brief = raw.trim();
+    if brief.is_empty() {
+        return Err(Error::EmptyBrief);
+    }
+    let chars = brief.chars().count();
+    if chars > max_brief_chars {
+        return Err(Error::BriefTooLong {
+            chars,
+            limit: max_brief_chars,
+        });
+    }
+    Ok(brief.to_owned())
+}
+
+/// `options` as stored: an object that parses into [`kiln_store::people::TaskOptions`].
+fn options(raw: Option<serde_json::Value>) -> Result<serde_json::Value, Error> {
+    let value = match raw {
+        None | Some(serde_json::Value::Null) => {
+            return Ok(serde_json::Value::Object(Default::default()));
+        }
+        Some(v @ serde_json::Value::Object(_)) => v,
+        Some(other) => {
+            return Err(Error::InvalidOptions(format!(
+                "options must be a JSON object, got {}",
+                json_type(&other)
+            )));
+        }
+    };
+    let parsed: kiln_store::people::TaskOptions = serde_json::from_value(value.clone()).map_err(|e| {
+        Error::InvalidOptions(format!(
+            "{e} (known options: approval = none|plan|release|both, budget = {{max_tokens, max_cost_usd, max_calls}}, max_fix_rounds = 0..5)"
+        ))
+    })?;
+    if parsed.max_fix_rounds.is_some_and(|n| n > 5) {
+        return Err(Error::InvalidOptions(
+            "max_fix_rounds must be between 0 and 5".into(),
+        ));
+    }
+    if let Some(b) = &parsed.budget {
+        let bad = b.max_tokens == Some(0)
+            || b.max_calls == Some(0)
+            || b.max_cost_usd.is_some_and(|c| !(c > 0.0 && c.is_finite()));
+        if bad {
+            return Err(Error::InvalidOptions(
+                "budget limits must be positive".into(),
+            ));
+        }
+    }
+    Ok(value)
+}
+
+/// Checks a revision request; revisions need a model to edit existing code.
+fn revision(req: CreateTask, max_brief_chars: usize, llm_enabled: bool) -> Result<NewApp, Error> {
+    if !llm_enabled {
+        return Err(Error::RevisionUnsupported);
+    }
+    if req.name.is_some() || req.template.is_some() {
+        return Err(Error::UnexpectedField {
+            field: if req.name.is_some() {
+                "name"
+            } else {
+                "template"
+            },
+            why: "a revision names its existing project with \"project\" and keeps its template",
+        });
+    }
+    let name = req.project.ok_or_else(|| Error::MissingField {
+        field: "project",
+        hint: " (for kind \"revision\": the existing project to change)".to_owned(),
+    })?;
+    if let Err(e) = kiln_templates::validate_project_name(&name) {
+        let reason = match e {
+            kiln_templates::Error::InvalidProject { reason, .. } => reason.to_owned(),
+            other => other.to_string(),
+        };
+        return Err(Error::InvalidName { name, reason });
+    }
+    Ok(NewApp {
+        kind: TaskKind::Revision,
+        name,
+        template: String::new(),
+        brief: brief(&req.brief, max_brief_chars)?,
+        options: options(req.options)?,
+    })
+}
+
+/// Checks `req` against the catalog, the brief limit and what this installation can do.
+pub fn request(
+    req: CreateTask,
+    catalog: &Catalog,
+    max_brief_chars: usize,
+    llm_enabled: bool,
+) -> Result<NewApp, Error> {
+    if req.kind == TaskKind::Revision {
+        return revision(req, max_brief_chars, llm_enabled);
+    }
+    new_app(req, catalog, max_brief_chars)
+}
+
+/// Checks a `new_app` request against the catalog and the brief limit.
 pub fn new_app(
     req: CreateTask,
     catalog: &Catalog,
@@ -59,40 +161,12 @@ pub fn new_app(
         };
         return Err(Error::InvalidName { name, reason });
     }
-    let brief = req.brief.trim();
-    if brief.is_empty() {
-        return Err(Error::EmptyBrief);
-    }
-    let chars = brief.chars().count();
-    if chars > max_brief_chars {
-        return Err(Error::BriefTooLong {
-            chars,
-            limit: max_brief_chars,
-        });
-    }
-    let options = match req.options {
-        None | Some(serde_json::Value::Null) => serde_json::Value::Object(Default::default()),
-        Some(serde_json::Value::Object(map)) => {
-            if let Some(key) = map.keys().next() {
-                return Err(Error::InvalidOptions(format!(
-                    "unknown option {key:?}; no options are defined yet (later releases add \
-                     \"approval\" and \"budget\"), so send {{}} or leave options out"
-                )));
-            }
-            serde_json::Value::Object(map)
-        }
-        Some(other) => {
-            return Err(Error::InvalidOptions(format!(
-                "options must be a JSON object, got {}",
-                json_type(&other)
-            )));
-        }
-    };
     Ok(NewApp {
+        kind: TaskKind::NewApp,
         name,
         template,
-        brief: brief.to_owned(),
-        options,
+        brief: brief(&req.brief, max_brief_chars)?,
+        options: options(req.options)?,
     })
 }
 
@@ -142,7 +216,7 @@ mod tests {
     fn each_rule_names_itself() {
         let c = catalog();
         let cases: Vec<(CreateTask, &str)> = vec![
-            (with("kind", json!("revision")), "later release"),
+            (with("kind", json!("revision")), "needs an LLM"),
             (
                 with("project", json!("demo")),
                 "\"project\" names an existing project",
@@ -157,8 +231,24 @@ mod tests {
             (with("name", json!("../x")), "lowercase ASCII letters"),
             (with("brief", json!(" \n\t ")), "must not be empty"),
             (
+                with("options", json!({"colour": "blue"})),
+                "unknown field `colour`",
+            ),
+            (
                 with("options", json!({"approval": true})),
-                "unknown option \"approval\"",
+                "expected string",
+            ),
+            (
+                with("options", json!({"approval": "sometimes"})),
+                "unknown variant `sometimes`",
+            ),
+            (
+                with("options", json!({"max_fix_rounds": 9})),
+                "between 0 and 5",
+            ),
+            (
+                with("options", json!({"budget": {"max_calls": 0}})),
+                "must be positive",
             ),
             (with("options", json!([1])), "got an array"),
         ];

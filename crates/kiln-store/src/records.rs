@@ -611,7 +611,7 @@ pub async fn gate_decision<'e>(
 ) -> Result<Option<GateDecision>> {
     let row = sqlx::query(
         "SELECT round, decision, reasons, decided_by FROM gate_decisions WHERE task_id = $1 \
-         ORDER BY round DESC LIMIT 1",
+         ORDER BY id DESC LIMIT 1",
     )
     .bind(task_id)
     .fetch_optional(db)

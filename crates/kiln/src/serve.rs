@@ -97,7 +97,11 @@ pub async fn serve(config: Option<&Path>, service: Service) -> anyhow::Result<Ex
             .context("loading stack templates")
     };
     match service {
-        Service::Api => kiln_api::run(base, loader.section("api")?, shutdown).await?,
+        Service::Api => {
+            let mut api: kiln_api::Config = loader.section("api")?;
+            api.llm = Some(llm.clone());
+            kiln_api::run(base, api, shutdown).await?
+        }
         Service::Planner => {
             let (agent, catalog) = (agent()?, catalog()?);
             kiln_planner::run(base, loader.section("planner")?, agent, catalog, shutdown).await?

@@ -142,7 +142,7 @@ async fn rejected_requests_are_problems_and_store_nothing() {
             "revision",
             json!({"kind": "revision", "project": "demo", "brief": "Add dark mode"}),
             422,
-            "needs the LLM code generation of a later release",
+            "needs an LLM",
         ),
         (
             "project on new_app",
@@ -152,9 +152,9 @@ async fn rejected_requests_are_problems_and_store_nothing() {
         ),
         (
             "unknown option",
-            with("options", json!({"approval": "plan"})),
+            with("options", json!({"colour": "blue"})),
             422,
-            "unknown option \"approval\"",
+            "unknown field `colour`",
         ),
         (
             "options not an object",
@@ -281,7 +281,7 @@ async fn a_created_task_is_queued_and_its_plan_work_item_is_published_once() {
     assert_eq!(task["deployment"], Value::Null);
     assert_eq!(
         task["llm_usage"],
-        json!({"mode": "offline", "calls": 0, "input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0})
+        json!({"mode": "offline", "calls": 0, "input_tokens": 0, "output_tokens": 0, "cached_tokens": 0, "cost_usd": 0.0, "by_stage": []})
     );
     for time in ["created_at", "updated_at"] {
         let t = task[time].as_str().expect("time");
