@@ -1,5 +1,9 @@
 //! Helpers shared by the whole-stack tests.
 
+#![allow(dead_code)] // each test binary uses its own subset
+
+pub mod script;
+
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -43,4 +47,41 @@ pub async fn fetch(url: &str) -> (u16, String) {
         .unwrap_or_else(|e| panic!("GET {url}: {e}"));
     let status = resp.status().as_u16();
     (status, resp.text().await.unwrap_or_default())
+}
+
+/// Waits until the task reaches `status` (or finishes otherwise, which fails the test).
+pub async fn wait_status(stack: &kiln_testkit::stack::Stack, id: &str, status: &str) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(180);
+    loop {
+        let task = stack.task(id).await;
+        let now = task["status"].as_str().unwrap_or("").to_owned();
+        if now == status {
+            return task;
+        }
+        let terminal =
+            ["deployed", "blocked", "failed", "cancelled", "rolled_back"].contains(&now.as_str());
+        if terminal || tokio::time::Instant::now() > deadline {
+            stack.dump_logs();
+            panic!("task {id} never reached {status}; it is {now}: {task:#}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// POSTs `body` to `/api/v1/tasks/{id}/{action}`; returns (status, JSON).
+pub async fn decide(
+    stack: &kiln_testkit::stack::Stack,
+    id: &str,
+    action: &str,
+    body: Value,
+) -> (u16, Value) {
+    let resp = stack
+        .http
+        .post(format!("{}/api/v1/tasks/{id}/{action}", stack.api))
+        .json(&body)
+        .send()
+        .await
+        .expect("decision request");
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
 }

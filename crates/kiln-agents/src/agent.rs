@@ -222,7 +222,19 @@ impl Agent {
         let mut messages = vec![Message::user(user)];
         let mut last_error = String::new();
         for attempt in 0..2 {
-            let reply = self.chat(cx, system, &messages, Some(schema)).await?;
+            let reply = match self.chat(cx, system, &messages, Some(schema)).await {
+                Ok(reply) => reply,
+                // The client already saw the answer was not JSON: repair like any invalid reply.
+                Err(AgentError::Invalid(e)) => {
+                    tracing::warn!(attempt, error = %e, "model output invalid");
+                    messages.push(Message::user(invalid_output(&format!(
+                        "not JSON matching the schema: {e}"
+                    ))));
+                    last_error = e;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             let parsed = if reply.finish == FinishReason::Length {
                 Err("the reply was cut off at the output limit; answer more briefly".to_owned())
             } else {

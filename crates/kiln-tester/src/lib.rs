@@ -159,13 +159,17 @@ pub async fn run_commands(
         } else {
             log.error(line).await;
         }
+        // Paths relative to the workspace: records and prompts never show this host's layout.
+        let output_tail = result
+            .output_tail
+            .replace(&format!("{}/", dir.display()), "");
         out.push(TestCommand {
             phase: phase.as_str().into(),
             command: (*cmd).to_owned(),
             exit_code: result.exit_code,
             timed_out: result.timed_out,
             duration_ms: result.duration.as_millis() as i64,
-            output_tail: result.output_tail,
+            output_tail,
         });
         if !ok {
             break;
