@@ -19,6 +19,21 @@ pub struct NewApp {
     pub options: serde_json::Value,
 }
 
+/// A project name as the templates (and subjects, paths, URLs) accept it.
+fn project_name(name: String) -> Result<String, Error> {
+    match kiln_templates::validate_project_name(&name) {
+        Ok(()) => Ok(name),
+        Err(kiln_templates::Error::InvalidProject { reason, .. }) => Err(Error::InvalidName {
+            name,
+            reason: reason.to_owned(),
+        }),
+        Err(other) => Err(Error::InvalidName {
+            reason: other.to_string(),
+            name,
+        }),
+    }
+}
+
 fn brief(raw: &str, max_brief_chars: usize) -> Result<String, Error> {
     let brief = raw.trim();
     if brief.is_empty() {
@@ -90,13 +105,7 @@ fn revision(req: CreateTask, max_brief_chars: usize, llm_enabled: bool) -> Resul
         field: "project",
         hint: " (for kind \"revision\": the existing project to change)".to_owned(),
     })?;
-    if let Err(e) = kiln_templates::validate_project_name(&name) {
-        let reason = match e {
-            kiln_templates::Error::InvalidProject { reason, .. } => reason.to_owned(),
-            other => other.to_string(),
-        };
-        return Err(Error::InvalidName { name, reason });
-    }
+    let name = project_name(name)?;
     Ok(NewApp {
         kind: TaskKind::Revision,
         name,
@@ -154,13 +163,7 @@ pub fn new_app(
         field: "name",
         hint: " (the new project's name)".to_owned(),
     })?;
-    if let Err(e) = kiln_templates::validate_project_name(&name) {
-        let reason = match e {
-            kiln_templates::Error::InvalidProject { reason, .. } => reason.to_owned(),
-            other => other.to_string(),
-        };
-        return Err(Error::InvalidName { name, reason });
-    }
+    let name = project_name(name)?;
     Ok(NewApp {
         kind: TaskKind::NewApp,
         name,

@@ -343,14 +343,7 @@ impl Codegen {
                 }
             ))
             .await;
-        let scratch = cx
-            .scratch(&task_id)
-            .map_err(|e| HandlerError::retryable("scratch directory", &e))?;
-        let wd = self
-            .git
-            .checkout_branch(repo, &task.branch, scratch.path())
-            .await
-            .map_err(|e| classify_git("checking out the task branch", e))?;
+        let (_scratch, wd) = self.checkout(cx, task, repo).await?;
         for f in &files {
             wd.write_file(&f.path.to_string_lossy(), &f.contents, f.executable)
                 .await
@@ -401,16 +394,27 @@ impl Codegen {
             return Ok(());
         }
         job.log.info(format!("{message} ({})", agent.mode())).await;
+        let (_scratch, wd) = self.checkout(cx, task, repo).await?;
+        llm::run_step(agent, &self.config, cx, job, stack, &wd, step).await?;
+        self.commit_step(&wd, &task.branch, message, &t).await
+    }
+
+    /// A fresh working copy of the task branch, removed when the guard drops.
+    async fn checkout(
+        &self,
+        cx: &Ctx,
+        task: &kiln_store::tasks::Task,
+        repo: &std::path::Path,
+    ) -> Result<(kiln_runtime::Scratch, kiln_git::Workdir), HandlerError> {
         let scratch = cx
-            .scratch(&task_id)
+            .scratch(&task.id.to_string())
             .map_err(|e| HandlerError::retryable("scratch directory", &e))?;
         let wd = self
             .git
             .checkout_branch(repo, &task.branch, scratch.path())
             .await
             .map_err(|e| classify_git("checking out the task branch", e))?;
-        llm::run_step(agent, &self.config, cx, job, stack, &wd, step).await?;
-        self.commit_step(&wd, &task.branch, message, &t).await
+        Ok((scratch, wd))
     }
 
     async fn commit_step(
