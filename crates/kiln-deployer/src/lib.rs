@@ -61,16 +61,15 @@ pub struct Deployer {
     config: Config,
 }
 
-/// Story titles safe to look for verbatim in rendered HTML (no characters escaping changes).
-fn expected_texts(stories: &[records::Story]) -> Vec<String> {
-    stories
-        .iter()
-        .map(|s| s.title.clone())
-        .filter(|t| {
-            t.chars()
-                .all(|c| c.is_alphanumeric() || c == ' ' || c == '-' || c == ',')
-        })
-        .take(3)
+/// What the live page must show: the project name (always rendered, always escape-safe) and
+/// story titles safe to look for verbatim in HTML (no characters escaping would change).
+fn expected_texts(project: &str, stories: &[records::Story]) -> Vec<String> {
+    let safe = |t: &String| {
+        t.chars()
+            .all(|c| c.is_alphanumeric() || c == ' ' || c == '-' || c == ',')
+    };
+    std::iter::once(project.to_owned())
+        .chain(stories.iter().map(|s| s.title.clone()).filter(safe).take(3))
         .collect()
 }
 
@@ -104,7 +103,10 @@ impl Deployer {
             kind,
             health_path: serve.health_path.clone(),
             version_path: serve.version_path.clone(),
-            expect_text: plan.map(|p| expected_texts(&p.stories)).unwrap_or_default(),
+            expect_text: expected_texts(
+                &task.project,
+                plan.map(|p| p.stories).as_deref().unwrap_or_default(),
+            ),
         })
     }
 }
@@ -364,7 +366,10 @@ mod tests {
             description: String::new(),
             acceptance: vec![],
         };
-        let texts = expected_texts(&[story("Order list"), story("Tom & Jerry"), story("Live map")]);
-        assert_eq!(texts, ["Order list", "Live map"]);
+        let texts = expected_texts(
+            "shop",
+            &[story("Order list"), story("Tom & Jerry"), story("Live map")],
+        );
+        assert_eq!(texts, ["shop", "Order list", "Live map"]);
     }
 }
