@@ -9,10 +9,22 @@
 #   recipe   - reduces the workspace to its manifests plus stub target files
 #   builder  - builds every dependency from the recipe (cached until Cargo.toml/Cargo.lock
 #              change), then copies the real sources and builds target/release/kiln
+#   dashboard - builds the React dashboard (frontend/dist) with Node 20
 #   runtime  - debian slim with git, node/npm, curl, bubblewrap; runs as user `kiln`
 
 ARG RUST_IMAGE=rust:1-bookworm
 ARG RUNTIME_IMAGE=debian:bookworm-slim
+ARG NODE_IMAGE=node:20-bookworm-slim
+
+# ---------------------------------------------------------------------------------------
+# dashboard: the API serves these static assets at `/` (KILN_API__DASHBOARD_DIR).
+# ---------------------------------------------------------------------------------------
+FROM ${NODE_IMAGE} AS dashboard
+WORKDIR /frontend
+COPY frontend/package.json frontend/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY frontend ./
+RUN npm run build
 
 # ---------------------------------------------------------------------------------------
 # recipe: manifests + stubs. This stage re-runs on any source change, but its output only
@@ -98,6 +110,7 @@ RUN set -eux; \
     git config --system init.defaultBranch main
 
 COPY --from=builder /src/target/release/kiln /usr/local/bin/kiln
+COPY --from=dashboard /frontend/dist /usr/share/kiln/dashboard
 
 # In-container defaults (listen on all interfaces, data on the /data volume, JSON logs).
 # Everything else comes from KILN_* variables set by compose / the k8s ConfigMap.
@@ -105,6 +118,7 @@ ENV KILN_RUNTIME__DATA_DIR=/data \
     KILN_RUNTIME__HTTP=0.0.0.0:9090 \
     KILN_RUNTIME__LOG_FORMAT=json \
     KILN_API__HTTP=0.0.0.0:8080 \
+    KILN_API__DASHBOARD_DIR=/usr/share/kiln/dashboard \
     KILN_DEPLOYER__HTTP=0.0.0.0:8081 \
     NPM_CONFIG_UPDATE_NOTIFIER=false \
     NPM_CONFIG_FUND=false
