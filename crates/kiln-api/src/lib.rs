@@ -7,20 +7,26 @@
 //! the API publishes nothing to NATS directly, the outbox relay does.
 
 mod cursor;
+mod dashboard;
+mod diff;
 pub mod error;
 mod idempotency;
 mod logs;
+mod memory;
 mod metrics;
 pub mod model;
 pub mod openapi;
+mod people;
 mod projects;
 mod queries;
+mod system;
 mod tasks;
 mod templates;
 mod validate;
 
 use std::net::SocketAddr;
 use std::ops::Deref;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -46,6 +52,11 @@ pub struct Config {
     pub max_brief_chars: usize,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// Built dashboard (`frontend/dist`) to serve at `/`; none serves only the API.
+    pub dashboard_dir: Option<PathBuf>,
+    /// The `[llm]` section, set by the binary: revisions need a model, budgets need defaults.
+    #[serde(skip)]
+    pub llm: Option<kiln_llm::LlmConfig>,
 }
 
 impl Default for Config {
@@ -54,6 +65,8 @@ impl Default for Config {
             http: SocketAddr::from(([127, 0, 0, 1], 8080)),
             max_brief_chars: 20_000,
             max_body_bytes: 1 << 20,
+            dashboard_dir: None,
+            llm: None,
         }
     }
 }
@@ -120,13 +133,29 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/tasks/{id}", get(tasks::get_task))
         .route("/api/v1/tasks/{id}/cancel", post(tasks::cancel_task))
+        .route("/api/v1/tasks/{id}/approve", post(people::approve))
+        .route("/api/v1/tasks/{id}/reject", post(people::reject))
+        .route("/api/v1/tasks/{id}/answers", post(people::answers))
+        .route(
+            "/api/v1/projects/{name}/memory",
+            get(memory::list).post(memory::add),
+        )
+        .route(
+            "/api/v1/projects/{name}/memory/{id}",
+            axum::routing::put(memory::edit).delete(memory::delete),
+        )
+        .route(
+            "/api/v1/tasks/{id}/rounds/{round}/diff",
+            get(diff::round_diff),
+        )
         .route("/api/v1/templates", get(templates::list_templates))
         .route("/api/v1/projects", get(projects::list_projects))
         .route("/ws/logs", get(logs::stream_logs))
         .route("/api/openapi.json", get(openapi::serve))
         .with_state(state.clone())
         .merge(kiln_runtime::http::router(ctx))
-        .fallback(not_found)
+        .merge(system::router(&state))
+        .fallback_service(dashboard::fallback(state.clone()))
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state, metrics::track))
         .layer(DefaultBodyLimit::max(max_body))

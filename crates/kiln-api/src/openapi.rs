@@ -7,7 +7,7 @@ use utoipa::OpenApi;
 
 use crate::error::Problem;
 use crate::model::{LogFrame, TaskStatusSchema};
-use crate::{logs, projects, tasks, templates};
+use crate::{diff, logs, memory, people, projects, system, tasks, templates};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -21,15 +21,25 @@ use crate::{logs, projects, tasks, templates};
         tasks::list_tasks,
         tasks::get_task,
         tasks::cancel_task,
+        people::approve,
+        people::reject,
+        people::answers,
+        memory::list,
+        memory::add,
+        memory::edit,
+        memory::delete,
+        diff::round_diff,
         templates::list_templates,
         projects::list_projects,
         logs::stream_logs,
+        system::get_system,
     ),
     components(schemas(Problem, LogFrame, TaskStatusSchema)),
     tags(
         (name = "tasks", description = "Create, follow and control tasks"),
         (name = "catalog", description = "Templates and projects"),
         (name = "logs", description = "Live task logs over WebSocket"),
+        (name = "system", description = "Services, queues and dead letters"),
     )
 )]
 struct ApiDoc;
@@ -63,6 +73,8 @@ mod tests {
             "/api/v1/templates",
             "/api/v1/projects",
             "/ws/logs",
+            "/api/v1/tasks/{id}/rounds/{round}/diff",
+            "/api/v1/system",
         ] {
             assert!(json["paths"][path].is_object(), "{path} missing");
         }
@@ -75,6 +87,7 @@ mod tests {
             "Problem",
             "TaskStatus",
             "LogFrame",
+            "SystemView",
         ] {
             assert!(schemas[name].is_object(), "schema {name} missing");
         }

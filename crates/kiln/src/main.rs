@@ -1,6 +1,7 @@
 //! The `kiln` binary: parses arguments and hands over to the service libraries.
 
 mod bench;
+mod openapi;
 mod serve;
 mod task;
 mod up;
@@ -45,6 +46,8 @@ enum Command {
         #[command(subcommand)]
         command: bench::Command,
     },
+    /// Print the HTTP API's OpenAPI document (JSON).
+    Openapi,
 }
 
 fn main() -> std::process::ExitCode {
@@ -66,6 +69,7 @@ fn main() -> std::process::ExitCode {
             Command::Migrate => serve::migrate(cli.config.as_deref()).await,
             Command::Task { command } => task::run(command).await,
             Command::Bench { command } => bench::run(cli.config.as_deref(), command).await,
+            Command::Openapi => openapi::print(),
         }
     });
     match result {

@@ -146,6 +146,15 @@ async fn run(
     if let Some(path) = config {
         env.push(("KILN_CONFIG".to_owned(), path.display().to_string()));
     }
+    let dashboard = std::env::var_os("KILN_API__DASHBOARD_DIR")
+        .map(PathBuf::from)
+        .or_else(|| dashboard_dir(&exe));
+    if let Some(dir) = &dashboard {
+        env.push((
+            "KILN_API__DASHBOARD_DIR".to_owned(),
+            dir.display().to_string(),
+        ));
+    }
     let mut services = Vec::new();
     for service in Service::ALL {
         for replica in 1..=scale.get(&service).copied().unwrap_or(1) {
@@ -158,6 +167,10 @@ async fn run(
     if wait_for_api(args.http, shutdown).await {
         println!();
         println!("  Kiln is up.");
+        match &dashboard {
+            Some(_) => println!("  Dashboard  http://{}/", args.http),
+            None => println!("  Dashboard  not built (npm run build in frontend/)"),
+        }
         println!("  API        http://{}/api/v1/tasks", args.http);
         println!("  Apps       http://{}/apps/<name>/", args.apps_http);
         println!(
@@ -185,6 +198,20 @@ async fn run(
         .map(|c| stop(c, Duration::from_secs(30)));
     futures::future::join_all(stops).await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The built dashboard (`frontend/dist`) of the checkout Kiln runs from: under the current
+/// directory, or next to the `target/` holding this binary. Building it is up.sh's job.
+fn dashboard_dir(exe: &Path) -> Option<PathBuf> {
+    let from_cwd = std::env::current_dir()
+        .ok()
+        .map(|d| d.join("frontend/dist"));
+    let from_exe = exe.parent().map(|d| d.join("../../frontend/dist"));
+    [from_cwd, from_exe]
+        .into_iter()
+        .flatten()
+        .find(|d| d.join("index.html").is_file())
+        .and_then(|d| std::fs::canonicalize(d).ok())
 }
 
 /// One service replica and its restart bookkeeping.

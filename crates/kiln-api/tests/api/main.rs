@@ -3,7 +3,10 @@
 
 mod common;
 mod create;
+mod dashboard;
+mod diff;
 mod idempotency;
 mod logs;
 mod reads;
 mod service;
+mod system;
