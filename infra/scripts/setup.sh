@@ -39,6 +39,40 @@ fi
 
 answers() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# The dashboard (frontend/) builds with Vite, which needs Node.js 20.19 or newer.
+node_ok() {
+  node -e 'const [a,b]=process.versions.node.split(".").map(Number);process.exit(a>22||(a===22&&b>=12)||(a===20&&b>=19)?0:1)'
+}
+if ! node_ok; then
+  # Debian's nodejs is older; the npm registry ships Node builds as packages (node@22).
+  log "Node.js $(node --version) is too old for the dashboard; installing Node.js 22 from the npm registry"
+  $SUDO npm install -g --no-audit --no-fund node@22 >/dev/null
+  hash -r
+fi
+if ! node_ok; then
+  echo "the dashboard needs Node.js 20.19+ or 22.12+ (found $(node --version) at $(command -v node)); install a newer one and run this again" >&2
+  exit 1
+fi
+
+# The dashboard's packages, installed exactly from the lockfile when missing or stale.
+ensure_frontend_deps() {
+  if [ ! -f frontend/node_modules/.package-lock.json ] ||
+    [ frontend/package-lock.json -nt frontend/node_modules/.package-lock.json ]; then
+    log "installing the dashboard's packages (npm ci)"
+    (cd frontend && npm ci --no-audit --no-fund)
+  fi
+}
+ensure_frontend_deps
+
+# Debian's Chromium for the dashboard's browser tests (driven by playwright-core, which never
+# downloads a browser). Only test.sh calls this.
+ensure_chromium() {
+  if [ -x "${CHROMIUM:-/usr/bin/chromium}" ]; then return; fi
+  log "installing chromium (browser tests)"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+}
+
 # NATS with JetStream on 4222 (the tests' default; KILN_TEST_NATS_URL points elsewhere).
 ensure_nats() {
   if [ -n "${KILN_TEST_NATS_URL:-}" ] || answers 4222; then return; fi

@@ -6,4 +6,6 @@ cd "$(dirname "$0")/../.."
 source infra/scripts/setup.sh
 log "building kiln (release)"
 cargo build --release -p kiln
+log "building the dashboard (npm run build)"
+(cd frontend && npm run build)
 exec target/release/kiln up "$@"

@@ -1,0 +1,127 @@
+// The dashboard's view of the API's JSON. Everything the API describes comes from the
+// generated schema (src/api/schema.d.ts, `npm run gen:api`).
+//
+// Two kinds of hand-written shapes remain, each marked:
+// - `Landing<Generated, Announced>` adds fields announced for the API but not in it yet, as
+//   optional and nullable, so panels render nothing while a field is absent. Once the API
+//   describes a field, the generated type wins and the announced one drops out by itself.
+// - Element shapes of fields the API's document leaves untyped (`Vec<Object>`: clarifications,
+//   approvals, round errors, lessons), written as the API serializes them. Typing them in the
+//   API's OpenAPI (ToSchema on the store records) would let these go too.
+import type { components } from './schema';
+
+type Schemas = components['schemas'];
+
+/** `Generated` plus the fields of `Announced` it does not have yet, each optional. */
+export type Landing<Generated, Announced> = Generated & {
+  [K in Exclude<keyof Announced, keyof Generated>]?: Announced[K] | null;
+};
+
+export type Problem = Schemas['Problem'];
+export type TaskStatus = Schemas['TaskStatus'];
+export type TaskKind = Schemas['TaskKind'];
+export type CreateTask = Schemas['CreateTask'];
+export type TaskList = Schemas['TaskList'];
+export type StageRun = Schemas['StageRunView'];
+export type Plan = Schemas['PlanView'];
+export type Story = Schemas['StoryView'];
+export type Commit = Schemas['CommitView'];
+export type TestRun = Schemas['TestRunView'];
+export type TestCommand = Schemas['TestCommandView'];
+export type Review = Schemas['ReviewView'];
+export type Finding = Schemas['FindingView'];
+export type Gate = Schemas['GateView'];
+export type Reason = Schemas['ReasonView'];
+export type Deployment = Schemas['DeploymentView'];
+export type Template = Schemas['TemplateView'];
+export type TemplateList = Schemas['TemplateList'];
+export type ProjectList = Schemas['ProjectList'];
+export type LogFrame = Schemas['LogFrame'];
+export type SystemView = Landing<Schemas['SystemView'], { paused: boolean }>;
+export type ServiceView = Schemas['ServiceView'];
+export type Replica = Schemas['ReplicaView'];
+export type StageQueue = Schemas['StageQueueView'];
+export type DeadLetter = Schemas['DeadLetterView'];
+
+// ---- announced shapes (see the note at the top)
+
+export interface Clarification {
+  id: string;
+  question: string;
+  answer: string | null;
+  asked_at: string;
+  answered_at: string | null;
+}
+
+export type AwaitingKind = 'clarification' | 'plan_approval' | 'release_approval' | 'budget_approval';
+
+export type Awaiting = Omit<Schemas['AwaitingView'], 'kind'> & { kind: AwaitingKind };
+
+export interface BudgetLimits {
+  max_tokens?: number | null;
+  max_cost_usd?: number | null;
+  max_calls?: number | null;
+}
+
+/** Limits as a task's options and the approve body carry them (each optional). */
+export type Budget = Schemas['BudgetView'];
+export type StageUsage = Schemas['StageUsageView'];
+
+export interface RoundError {
+  file: string | null;
+  line: number | null;
+  column: number | null;
+  message: string;
+  tool: string;
+  command: string;
+}
+
+export type Round = Omit<Schemas['RoundView'], 'errors' | 'stop_reason'> & {
+  errors: RoundError[];
+  stop_reason?: string | null;
+};
+
+export interface Approval {
+  kind: string;
+  decision: 'approve' | 'reject';
+  actor: string;
+  reason: string | null;
+  created_at: string;
+}
+
+export type ApprovalPolicy = 'none' | 'plan' | 'release' | 'both';
+
+export interface TaskOptions {
+  approval?: ApprovalPolicy;
+  budget?: BudgetLimits;
+  max_fix_rounds?: number;
+}
+
+export interface Lesson {
+  id: string;
+  lesson: string;
+  source_task_id: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export type LlmUsage = Landing<Schemas['LlmUsage'], { cached_tokens: number; by_stage: StageUsage[] }>;
+
+/** A list row; `llm_usage` and `cost_usd` show once the API puts them on summaries. */
+export type TaskSummary = Landing<Schemas['TaskSummary'], { llm_usage: LlmUsage; cost_usd: number }>;
+
+/** A task with every record. The people-in-the-loop fields are optional so that an API
+ *  without them (an older server) still renders. */
+export type TaskDetail = Omit<
+  Schemas['TaskDetail'],
+  'llm_usage' | 'clarifications' | 'awaiting' | 'budget' | 'rounds' | 'approvals'
+> & {
+  llm_usage: LlmUsage;
+  clarifications?: Clarification[] | null;
+  awaiting?: Awaiting | null;
+  budget?: Budget | null;
+  rounds?: Round[] | null;
+  approvals?: Approval[] | null;
+};
+
+export type Project = Landing<Schemas['ProjectView'], { deployments: Deployment[] }>;
