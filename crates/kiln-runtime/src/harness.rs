@@ -20,9 +20,7 @@ use std::time::{Duration, Instant};
 use async_nats::jetstream::{self, AckKind};
 use futures::StreamExt;
 use kiln_contracts::headers as h;
-use kiln_contracts::{
-    ConsumerSpec, DeadLetter, IndexRequest, Stage, StageName, TaskEvent, WorkItem,
-};
+use kiln_contracts::{ConsumerSpec, DeadLetter, IndexRequest, Stage, TaskEvent, WorkItem};
 use kiln_store::TaskStatus;
 use kiln_store::delivery::{self, OutboxMessage};
 use kiln_store::people::{self, WaitKind};
@@ -903,11 +901,6 @@ impl Ctx {
             stage,
         )
     }
-}
-
-/// Convenience for handlers: `stage.name()` without importing the trait.
-pub fn stage_name(stage: Stage) -> &'static str {
-    stage.name()
 }
 
 #[cfg(test)]

@@ -131,7 +131,7 @@ pub struct Clarification {
 }
 
 pub async fn ask(conn: &mut PgConnection, task_id: Uuid, questions: &[String]) -> Result<()> {
-    for (i, q) in questions.iter().enumerate() {
+    for q in questions {
         sqlx::query(
             "INSERT INTO clarifications (id, task_id, ordinal, question) VALUES ($1, $2, \
              COALESCE((SELECT max(ordinal) FROM clarifications WHERE task_id = $2), -1) + 1, $3)",
@@ -141,7 +141,6 @@ pub async fn ask(conn: &mut PgConnection, task_id: Uuid, questions: &[String]) -
         .bind(q)
         .execute(&mut *conn)
         .await?;
-        let _ = i;
     }
     Ok(())
 }

@@ -719,15 +719,6 @@ pub async fn live_deployments<'e>(
 
 // ---------------------------------------------------------------- index runs
 
-#[derive(Debug, Clone, Serialize)]
-pub struct IndexRun {
-    pub commit_sha: String,
-    pub files: i32,
-    pub bytes: i64,
-    #[serde(with = "time::serde::rfc3339")]
-    pub indexed_at: OffsetDateTime,
-}
-
 pub async fn insert_index_run<'e>(
     db: impl PgExecutor<'e>,
     project_id: Uuid,
@@ -748,26 +739,4 @@ pub async fn insert_index_run<'e>(
     .execute(db)
     .await?;
     Ok(())
-}
-
-pub async fn latest_index_run<'e>(
-    db: impl PgExecutor<'e>,
-    project_id: Uuid,
-) -> Result<Option<IndexRun>> {
-    let row = sqlx::query(
-        "SELECT commit_sha, files, bytes, indexed_at FROM index_runs WHERE project_id = $1 \
-         ORDER BY indexed_at DESC LIMIT 1",
-    )
-    .bind(project_id)
-    .fetch_optional(db)
-    .await?;
-    row.map(|r| {
-        Ok(IndexRun {
-            commit_sha: r.try_get("commit_sha")?,
-            files: r.try_get("files")?,
-            bytes: r.try_get("bytes")?,
-            indexed_at: r.try_get("indexed_at")?,
-        })
-    })
-    .transpose()
 }
