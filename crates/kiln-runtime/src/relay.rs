@@ -18,6 +18,11 @@ use crate::metrics::Metrics;
 const BATCH: i64 = 200;
 /// Picks up rows left by other processes (or missed notifications) at this pace.
 const POLL: Duration = Duration::from_millis(500);
+/// Sent rows are kept this long (for reading what was sent), then deleted. Far longer than
+/// JetStream's duplicate window: a sent row is never published again anyway.
+const KEEP_SENT: Duration = Duration::from_secs(3600);
+/// How often a relay prunes; several replicas pruning is harmless.
+const PRUNE_EVERY: Duration = Duration::from_secs(300);
 
 /// Wakes the relay right after a transaction wrote outbox rows.
 #[derive(Clone, Default)]
@@ -40,7 +45,16 @@ pub async fn run(
     shutdown: CancellationToken,
 ) {
     let mut failures = 0u32;
+    let mut last_prune = Instant::now();
     loop {
+        if last_prune.elapsed() >= PRUNE_EVERY {
+            last_prune = Instant::now();
+            match prune(&db).await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(rows = n, "pruned sent outbox rows"),
+                Err(e) => tracing::warn!(error = %e, "outbox pruning failed"),
+            }
+        }
         match drain(&db, &js, &metrics).await {
             Ok(_) => failures = 0,
             Err(e) => {
@@ -110,6 +124,11 @@ pub async fn drain(
         metrics.outbox_pending.set(n);
     }
     Ok(total)
+}
+
+/// Deletes outbox rows sent more than [`KEEP_SENT`] ago; returns how many.
+pub async fn prune(db: &PgPool) -> Result<u64, kiln_store::Error> {
+    delivery::prune_sent(db, KEEP_SENT.as_secs() as i64).await
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -283,6 +283,31 @@ async fn outbox_relay_publishes_the_next_step_with_its_message_id() {
     .await;
     assert_eq!(h.stage_runs(task).await, vec![(1, "succeeded".to_string())]);
     assert_eq!(h.task_status(task).await.0, TaskStatus::Generating);
+
+    // Sent rows do not accumulate: recent ones stay, old ones are pruned.
+    let total = || async {
+        sqlx::query("SELECT count(*) AS n FROM outbox")
+            .fetch_one(&h.env.pool)
+            .await
+            .unwrap()
+            .get::<i64, _>("n")
+    };
+    let sent = total().await;
+    assert!(sent >= 2, "the work item and its events were sent: {sent}");
+    assert_eq!(
+        kiln_runtime::relay::prune(&h.env.pool).await.unwrap(),
+        0,
+        "recent rows are kept"
+    );
+    sqlx::query("UPDATE outbox SET sent_at = now() - interval '2 hours'")
+        .execute(&h.env.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        kiln_runtime::relay::prune(&h.env.pool).await.unwrap(),
+        sent as u64
+    );
+    assert_eq!(total().await, 0);
     h.stop().await;
 }
 
