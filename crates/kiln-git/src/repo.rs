@@ -311,6 +311,63 @@ impl Git {
         }
         Ok(Some(body[..size].to_vec()))
     }
+
+    /// Every UTF-8 text file of `commit` up to `max_file_bytes`, path -> content, read through
+    /// one `cat-file --batch` (a process per file would cost hundreds of processes on a real
+    /// repository). Binary and larger files are left out.
+    pub async fn text_files(
+        &self,
+        bare: &Path,
+        commit: &str,
+        max_file_bytes: u64,
+    ) -> Result<std::collections::BTreeMap<String, String>, Error> {
+        let sha = self.require_commit(bare, commit).await?;
+        // cat-file --batch reads one object name per line; a path with a newline cannot be named.
+        let wanted: Vec<FileEntry> = self
+            .list_files(bare, &sha)
+            .await?
+            .into_iter()
+            .filter(|f| f.size <= max_file_bytes && !f.path.contains('\n'))
+            .collect();
+        let mut out = std::collections::BTreeMap::new();
+        if wanted.is_empty() {
+            return Ok(out);
+        }
+        let input: String = wanted
+            .iter()
+            .map(|f| format!("{sha}:{}\n", f.path))
+            .collect();
+        let inv = Invocation::bare(bare)
+            .args(["cat-file", "--batch"])
+            .stdin(input.into_bytes());
+        let stdout = self.run(&inv).await?;
+        let mut rest = &stdout[..];
+        for file in wanted {
+            let Some(newline) = rest.iter().position(|&b| b == b'\n') else {
+                return Err(inv.unexpected(format!("no header for {}", file.path)));
+            };
+            let header = String::from_utf8_lossy(&rest[..newline]).into_owned();
+            rest = &rest[newline + 1..];
+            if header.ends_with(" missing") {
+                continue;
+            }
+            let size: usize = header
+                .rsplit(' ')
+                .next()
+                .and_then(|n| n.parse().ok())
+                .ok_or_else(|| inv.unexpected(format!("malformed header {header:?}")))?;
+            if rest.len() < size + 1 {
+                return Err(
+                    inv.unexpected(format!("header announced {size} bytes for {}", file.path))
+                );
+            }
+            if let Ok(text) = std::str::from_utf8(&rest[..size]) {
+                out.insert(file.path, text.to_owned());
+            }
+            rest = &rest[size + 1..];
+        }
+        Ok(out)
+    }
 }
 
 /// Appends `trailers` to `message` as its final paragraph, in the exact form

@@ -476,3 +476,41 @@ async fn git_failures_carry_command_and_stderr() {
         .unwrap_err();
     assert!(matches!(err, Error::Spawn { .. }), "{err}");
 }
+
+#[tokio::test]
+async fn text_files_reads_every_text_file_in_one_pass_and_skips_binary_and_large_ones() {
+    let fx = Fixture::new().await;
+    let big = "x".repeat(5000);
+    let sha = fx
+        .commit_on(
+            "main",
+            &[
+                ("README.md", b"# hi\n"),
+                ("src/app.js", b"console.log('a');\n"),
+                ("empty.txt", b""),
+                ("logo.bin", &[0xff, 0xfe, 0x00, 0x01]),
+                ("big.txt", big.as_bytes()),
+            ],
+            &[],
+            "files",
+        )
+        .await;
+    let files = fx.git.text_files(&fx.bare, &sha, 1000).await.unwrap();
+    let paths: Vec<&str> = files.keys().map(String::as_str).collect();
+    assert_eq!(paths, ["README.md", "empty.txt", "src/app.js"]);
+    for (path, text) in &files {
+        let one = fx
+            .git
+            .show_file(&fx.bare, &sha, path)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            text.as_bytes(),
+            one.as_slice(),
+            "{path} reads the same as show_file"
+        );
+    }
+    let all = fx.git.text_files(&fx.bare, &sha, 10_000).await.unwrap();
+    assert_eq!(all["big.txt"].len(), 5000, "the size limit is the caller's");
+}

@@ -68,27 +68,10 @@ impl Reviewer {
         repo: &Path,
         commit: &str,
     ) -> Result<BTreeMap<String, String>, HandlerError> {
-        let mut out = BTreeMap::new();
-        for f in self
-            .git
-            .list_files(repo, commit)
+        self.git
+            .text_files(repo, commit, 1 << 20)
             .await
-            .map_err(|e| HandlerError::retryable("listing files", &e))?
-        {
-            if f.size > 1 << 20 {
-                continue;
-            }
-            if let Some(bytes) = self
-                .git
-                .show_file(repo, commit, &f.path)
-                .await
-                .map_err(|e| HandlerError::retryable("reading a file", &e))?
-                && let Ok(text) = String::from_utf8(bytes)
-            {
-                out.insert(f.path, text);
-            }
-        }
-        Ok(out)
+            .map_err(|e| HandlerError::retryable("reading the commit's files", &e))
     }
 
     /// The commit the task's own changes are measured from: the scaffold of a new app, or
