@@ -5,7 +5,7 @@
 //
 // Starts its own Kiln (free ports, a temporary data directory, a random subject prefix, a
 // fresh database `kiln_ui_<random>` that is dropped afterwards) with the built dashboard
-// (`npm run build` first) and a slow template from e2e/templates, then:
+// (`npm run build` first) and a slow variant of the static-site template (see slowTemplate), then:
 //   1. invalid form input shows the API's problem detail (word for word);
 //   2. a task created from the form streams its log lines into the console;
 //   3. mid-task, a reload, and a dropped WebSocket (a second tab behind a /kiln/ reverse
@@ -20,7 +20,16 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import {
+  cpSync,
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -31,6 +40,31 @@ import { chromium } from 'playwright-core';
 const here = dirname(fileURLToPath(import.meta.url));
 const frontend = resolve(here, '..');
 const repo = resolve(frontend, '..');
+
+
+/**
+ * The shipped static-site template with a slow first test step (e2e/fixtures/slow.sh: ten
+ * numbered lines a second apart), so a task's log is still streaming when the tests reload.
+ * Derived at run time so the browser tests always exercise the real template.
+ */
+function slowTemplate(dataDir) {
+  const root = join(dataDir, 'templates');
+  const dir = join(root, 'slow-site');
+  cpSync(join(repo, 'crates/kiln-templates/templates/static-site'), dir, { recursive: true });
+  cpSync(join(here, 'fixtures/slow.sh'), join(dir, 'files/slow.sh'));
+  const manifest = join(dir, 'template.toml');
+  let slow = readFileSync(manifest, 'utf8');
+  for (const [from, to] of [
+    [/^name = "static-site"$/m, 'name = "slow-site"'],
+    [/^title = .*$/m, 'title = "Slow site (browser tests)"'],
+    [/^test = \["sh test.sh"\]$/m, 'test = ["sh slow.sh", "sh test.sh"]'],
+  ]) {
+    assert.match(slow, from, `static-site's manifest changed shape; update slowTemplate():\n${slow}`);
+    slow = slow.replace(from, to);
+  }
+  writeFileSync(manifest, slow);
+  return root;
+}
 const dist = join(frontend, 'dist');
 const screenshot = join(frontend, 'docs', 'task-detail.png');
 const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
@@ -296,6 +330,7 @@ async function main() {
   const dataDir = mkdtempSync(join(tmpdir(), 'kiln-ui-'));
   const profile = mkdtempSync(join(tmpdir(), 'kiln-ui-chromium-'));
   const logFile = join(dataDir, 'kiln-up.log');
+  const templates = slowTemplate(dataDir);
   const base = `http://127.0.0.1:${httpPort}`;
   step(`starting kiln up on ${base} (prefix ${prefix}, database ${dbName})`);
   const kiln = spawn(
@@ -310,7 +345,7 @@ async function main() {
         KILN_DATABASE_URL: withDatabase(admin, dbName),
         KILN_NATS_URL: natsUrl,
         KILN_API__DASHBOARD_DIR: dist,
-        KILN_TEMPLATES_DIR: join(here, 'templates'),
+        KILN_TEMPLATES_DIR: templates,
         KILN_RUNTIME__LOG_FILTER: 'info',
       },
     },
