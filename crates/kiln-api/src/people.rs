@@ -188,12 +188,12 @@ pub async fn approve(
     let status = store::lock_task(&mut tx, id)
         .await?
         .ok_or(Error::TaskNotFound(id))?;
-    let kind = match status {
-        TaskStatus::AwaitingPlanApproval => WaitKind::PlanApproval,
-        TaskStatus::AwaitingReleaseApproval => WaitKind::ReleaseApproval,
-        TaskStatus::AwaitingBudgetApproval => WaitKind::BudgetApproval,
-        TaskStatus::Blocked => return override_block(&state, tx, id, &who, reason).await,
-        status => {
+    let kind = match WaitKind::of_status(status) {
+        _ if status == TaskStatus::Blocked => {
+            return override_block(&state, tx, id, &who, reason).await;
+        }
+        Some(kind) if kind != WaitKind::Clarification => kind,
+        _ => {
             return Err(Error::NotWaiting {
                 id,
                 status,
@@ -362,19 +362,13 @@ pub async fn reject(
     let status = store::lock_task(&mut tx, id)
         .await?
         .ok_or(Error::TaskNotFound(id))?;
-    let kind = match status {
-        TaskStatus::AwaitingPlanApproval => WaitKind::PlanApproval,
-        TaskStatus::AwaitingReleaseApproval => WaitKind::ReleaseApproval,
-        TaskStatus::AwaitingBudgetApproval => WaitKind::BudgetApproval,
-        TaskStatus::AwaitingClarification => WaitKind::Clarification,
-        status => {
-            return Err(Error::NotWaiting {
-                id,
-                status,
-                action: "reject",
-                waits: "a person's decision",
-            });
-        }
+    let Some(kind) = WaitKind::of_status(status) else {
+        return Err(Error::NotWaiting {
+            id,
+            status,
+            action: "reject",
+            waits: "a person's decision",
+        });
     };
     people::unpark(&mut tx, id).await?;
     people::record_approval(&mut *tx, id, kind.as_str(), "reject", &who, Some(feedback)).await?;

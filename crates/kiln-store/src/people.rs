@@ -39,6 +39,18 @@ impl WaitKind {
         .find(|k| k.as_str() == s)
     }
 
+    /// What a task in `status` waits for, if it waits for a person.
+    pub fn of_status(status: crate::TaskStatus) -> Option<Self> {
+        [
+            WaitKind::Clarification,
+            WaitKind::PlanApproval,
+            WaitKind::ReleaseApproval,
+            WaitKind::BudgetApproval,
+        ]
+        .into_iter()
+        .find(|k| k.status() == status)
+    }
+
     /// The task status while waiting for this.
     pub fn status(self) -> crate::TaskStatus {
         match self {
