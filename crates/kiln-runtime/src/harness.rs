@@ -824,6 +824,9 @@ async fn dead_letter(
                     ),
                 )
                 .await?;
+                if let Some(task) = tasks::get_task(&mut *tx, task_id).await? {
+                    remember_lessons(&mut tx, task.project_id, task_id).await?;
+                }
             }
         }
         tx.commit().await?;

@@ -467,6 +467,18 @@ async fn permanent_errors_dead_letter_at_once_and_fail_the_task() {
     assert_eq!(status, TaskStatus::Failed);
     assert!(reason.unwrap().contains("brief asks for the impossible"));
     assert_eq!(h.calls.load(Ordering::SeqCst), 1, "TERM: no redelivery");
+    let lessons: Vec<String> = sqlx::query("SELECT lesson FROM project_memory")
+        .fetch_all(&h.env.pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get("lesson"))
+        .collect();
+    assert_eq!(lessons.len(), 1, "{lessons:?}");
+    assert!(
+        lessons[0].contains("brief asks for the impossible"),
+        "{lessons:?}"
+    );
     h.stop().await;
 }
 

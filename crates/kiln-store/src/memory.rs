@@ -121,6 +121,18 @@ pub async fn forget<'e>(db: impl PgExecutor<'e>, project_id: Uuid, id: Uuid) -> 
 /// records always give the same lessons.
 pub async fn derive(conn: &mut PgConnection, task_id: Uuid) -> Result<Vec<String>> {
     let mut out = Vec::new();
+    // What failed outright, in the words the task was failed with.
+    let failed = sqlx::query("SELECT status_reason FROM tasks WHERE id = $1 AND status = 'failed'")
+        .bind(task_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    if let Some(row) = failed {
+        let reason: Option<String> = row.try_get("status_reason")?;
+        out.push(format!(
+            "A task failed: {}",
+            reason.unwrap_or_else(|| "no reason recorded".into())
+        ));
+    }
     // What needed fixing: the first error of every round that failed before a later pass.
     let fixed = sqlx::query(
         "SELECT e.round, e.tool, e.file, e.message FROM test_errors e \
