@@ -46,6 +46,8 @@ const repo = resolve(frontend, '..');
  * The shipped static-site template with a slow first test step (e2e/fixtures/slow.sh: ten
  * numbered lines a second apart), so a task's log is still streaming when the tests reload.
  * Derived at run time so the browser tests always exercise the real template.
+ * @param {string} dataDir
+ * @returns {string} the templates directory to pass as KILN_TEMPLATES_DIR
  */
 function slowTemplate(dataDir) {
   const root = join(dataDir, 'templates');
@@ -54,11 +56,13 @@ function slowTemplate(dataDir) {
   cpSync(join(here, 'fixtures/slow.sh'), join(dir, 'files/slow.sh'));
   const manifest = join(dir, 'template.toml');
   let slow = readFileSync(manifest, 'utf8');
-  for (const [from, to] of [
+  /** @type {Array<[RegExp, string]>} */
+  const substitutions = [
     [/^name = "static-site"$/m, 'name = "slow-site"'],
     [/^title = .*$/m, 'title = "Slow site (browser tests)"'],
     [/^test = \["sh test.sh"\]$/m, 'test = ["sh slow.sh", "sh test.sh"]'],
-  ]) {
+  ];
+  for (const [from, to] of substitutions) {
     assert.match(slow, from, `static-site's manifest changed shape; update slowTemplate():\n${slow}`);
     slow = slow.replace(from, to);
   }
