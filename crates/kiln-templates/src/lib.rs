@@ -18,7 +18,10 @@ mod toolchain;
 
 pub use catalog::Catalog;
 pub use error::Error;
-pub use manifest::{Commands, MANIFEST_FILE, Manifest, Serve, ServeKind};
+pub use manifest::{
+    CacheKind, Commands, DEPLOY_KINDS, Database, DatabaseKind, MANIFEST_FILE, Manifest, Serve,
+    ServeKind,
+};
 pub use render::{
     RenderContext, RenderedFile, Story, TEMPLATE_SUFFIX, validate_project_name, write_files,
 };

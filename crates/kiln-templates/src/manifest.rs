@@ -25,13 +25,79 @@ pub struct Manifest {
     /// Executables that must be on `PATH` to build, test and run the app.
     #[serde(default)]
     pub requires: Vec<String>,
-    /// Deploy kinds the template supports, e.g. `local`.
+    /// Deploy kinds the template supports: `local`, `ssh`, `docker`.
     #[serde(default)]
     pub deploy: Vec<String>,
+    /// Package registries the install phase downloads from (base URLs). The tester checks
+    /// that each answers before installing, so an unreachable one blocks the task by name
+    /// instead of failing deep inside a package manager.
+    #[serde(default)]
+    pub registries: Vec<String>,
+    /// Dependency caches the commands use, shared across tasks and fix rounds.
+    #[serde(default)]
+    pub caches: Vec<CacheKind>,
+    /// The database the app needs, provisioned per app when it is deployed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<Database>,
     /// Shell command lines, run with `sh -c` in the workspace root.
     pub commands: Commands,
     /// How the built app is served.
     pub serve: Serve,
+}
+
+/// Deploy kinds a manifest may name.
+pub const DEPLOY_KINDS: &[&str] = &["local", "ssh", "docker"];
+
+/// A dependency cache shared by every task of a stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CacheKind {
+    /// npm's content-addressed cache (`npm_config_cache`).
+    Npm,
+    /// pip's wheel and HTTP cache (`PIP_CACHE_DIR`).
+    Pip,
+    /// Cargo's registry and git checkouts (`CARGO_HOME`) plus a build directory per template
+    /// (`CARGO_TARGET_DIR`), so compiled dependencies are reused too.
+    Cargo,
+}
+
+impl CacheKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CacheKind::Npm => "npm",
+            CacheKind::Pip => "pip",
+            CacheKind::Cargo => "cargo",
+        }
+    }
+}
+
+/// A database provisioned for each app of the template.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Database {
+    pub kind: DatabaseKind,
+    /// SQL file, relative to the workspace root, applied to the app's database on deploy.
+    /// It must be idempotent (`CREATE TABLE IF NOT EXISTS ...`): it runs on every deploy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<PathBuf>,
+}
+
+/// Which database server an app gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DatabaseKind {
+    Postgres,
+    /// MySQL or MariaDB.
+    Mysql,
+}
+
+impl DatabaseKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DatabaseKind::Postgres => "postgres",
+            DatabaseKind::Mysql => "mysql",
+        }
+    }
 }
 
 /// Command lines per phase, each run in order with `sh -c` in the workspace root.
@@ -121,11 +187,29 @@ impl Manifest {
                 ));
             }
         }
-        if self.deploy.iter().any(|kind| kind.trim().is_empty()) {
+        if let Some(kind) = self
+            .deploy
+            .iter()
+            .find(|kind| !DEPLOY_KINDS.contains(&kind.as_str()))
+        {
             return Err(invalid(
                 "deploy",
-                "contains an empty deploy kind".to_owned(),
+                format!("{kind:?} is not one of {}", DEPLOY_KINDS.join(", ")),
             ));
+        }
+        for registry in &self.registries {
+            let scheme_ok = registry.starts_with("https://") || registry.starts_with("http://");
+            if !scheme_ok || registry.contains(char::is_whitespace) {
+                return Err(invalid(
+                    "registries",
+                    format!("{registry:?} is not an http(s) URL"),
+                ));
+            }
+        }
+        if let Some(schema) = self.database.as_ref().and_then(|d| d.schema.as_ref())
+            && let Err(reason) = check_relative(schema)
+        {
+            return Err(invalid("database.schema", reason.to_owned()));
         }
         for (field, lines) in [
             ("commands.install", &self.commands.install),
@@ -362,6 +446,30 @@ version_path = "/__kiln/version"
     fn unknown_serve_kind_is_rejected() {
         let text = parse_err(&VALID.replace("kind = \"process\"", "kind = \"lambda\""));
         assert!(text.contains("lambda"), "{text}");
+    }
+
+    #[test]
+    fn registries_caches_and_database_parse_and_are_checked() {
+        let full = VALID.replace(
+            "deploy = [\"local\"]",
+            "deploy = [\"local\", \"ssh\"]\nregistries = [\"https://registry.npmjs.org/\"]\ncaches = [\"npm\"]\n[database]\nkind = \"postgres\"\nschema = \"db/schema.sql\"",
+        );
+        let m = Manifest::parse("demo", "test", &full)
+            .unwrap_or_else(|e| panic!("full manifest rejected: {}", chain(&e)));
+        assert_eq!(m.registries, ["https://registry.npmjs.org/"]);
+        assert_eq!(m.caches, [CacheKind::Npm]);
+        let db = m.database.expect("database parsed");
+        assert_eq!(db.kind, DatabaseKind::Postgres);
+        assert_eq!(db.schema.as_deref(), Some(Path::new("db/schema.sql")));
+
+        let text = parse_err(&full.replace("db/schema.sql", "../schema.sql"));
+        assert!(text.contains("database.schema"), "{text}");
+        let text = parse_err(&full.replace("https://registry.npmjs.org/", "registry.npmjs.org"));
+        assert!(text.contains("registries"), "{text}");
+        let text = parse_err(&full.replace("\"ssh\"", "\"heroku\""));
+        assert!(text.contains("deploy") && text.contains("heroku"), "{text}");
+        let text = parse_err(&full.replace("caches = [\"npm\"]", "caches = [\"maven\"]"));
+        assert!(text.contains("maven"), "{text}");
     }
 
     #[test]
