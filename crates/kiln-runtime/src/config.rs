@@ -111,6 +111,9 @@ pub struct RuntimeConfig {
     /// Extra stack templates (one folder each) that add to or replace the built-in ones.
     /// Short form: `KILN_TEMPLATES_DIR`.
     pub templates_dir: Option<PathBuf>,
+    /// Dependency caches (npm, pip, cargo) shared by every task and fix round; defaults to
+    /// `<data_dir>/cache`. Short form: `KILN_CACHE_DIR`.
+    pub cache_dir: Option<PathBuf>,
 }
 
 impl Default for RuntimeConfig {
@@ -127,6 +130,7 @@ impl Default for RuntimeConfig {
             shutdown_grace_secs: 20,
             worker_id: None,
             templates_dir: None,
+            cache_dir: None,
         }
     }
 }
@@ -170,7 +174,13 @@ impl Loader {
         if let Some(path) = file {
             figment = figment.merge(Toml::file_exact(path));
         }
-        let shortcuts = ["nats_url", "database_url", "templates_dir", "config"];
+        let shortcuts = [
+            "nats_url",
+            "database_url",
+            "templates_dir",
+            "cache_dir",
+            "config",
+        ];
         let figment = figment
             .merge(
                 prefixed
@@ -197,8 +207,13 @@ impl Loader {
                     .map(|_| "database.url".into()),
             )
             .merge(
-                raw.only(&["KILN_TEMPLATES_DIR"])
+                raw.clone()
+                    .only(&["KILN_TEMPLATES_DIR"])
                     .map(|_| "runtime.templates_dir".into()),
+            )
+            .merge(
+                raw.only(&["KILN_CACHE_DIR"])
+                    .map(|_| "runtime.cache_dir".into()),
             );
         Self { figment }
     }

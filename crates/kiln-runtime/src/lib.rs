@@ -74,6 +74,8 @@ pub struct Ctx {
     pub js: async_nats::jetstream::Context,
     pub subjects: Subjects,
     pub data_dir: PathBuf,
+    /// Dependency caches shared across tasks (`runtime.cache_dir`, default `<data_dir>/cache`).
+    pub cache_dir: PathBuf,
     pub service: &'static str,
     /// This replica's name in stage runs.
     pub worker: String,
@@ -192,6 +194,10 @@ impl Runtime {
             js,
             subjects,
             data_dir: rc.data_dir.clone(),
+            cache_dir: rc
+                .cache_dir
+                .clone()
+                .unwrap_or_else(|| rc.data_dir.join("cache")),
             service,
             worker,
             metrics,

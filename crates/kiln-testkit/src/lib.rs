@@ -8,7 +8,7 @@
 pub mod fake_llm;
 pub mod stack;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use kiln_contracts::Subjects;
@@ -20,6 +20,16 @@ use sqlx::{Connection, PgConnection, PgPool};
 pub fn admin_url() -> String {
     std::env::var("KILN_TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// Dependency caches (npm, pip, cargo) shared by every test of this machine, as an installation
+/// shares them across tasks: they are content-addressed and safe for concurrent use, and a cold
+/// cache per test would turn every template test into a full download. `KILN_TEST_CACHE_DIR`
+/// overrides the location.
+pub fn shared_cache_dir() -> PathBuf {
+    std::env::var_os("KILN_TEST_CACHE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join("kiln-test-cache"))
 }
 
 pub fn nats_url() -> String {
@@ -89,6 +99,7 @@ impl TestEnv {
         c.database.url = Secret::new(self.db_url.clone());
         c.database.max_connections = 5;
         c.runtime.data_dir = self.data_dir.path().to_path_buf();
+        c.runtime.cache_dir = Some(shared_cache_dir());
         c.runtime.ack_wait_secs = 3;
         c.runtime.max_deliver = 3;
         c.runtime.retry_base_ms = 100;
@@ -106,6 +117,10 @@ impl TestEnv {
             (
                 "KILN_RUNTIME__DATA_DIR".into(),
                 self.data_dir.path().display().to_string(),
+            ),
+            (
+                "KILN_RUNTIME__CACHE_DIR".into(),
+                shared_cache_dir().display().to_string(),
             ),
             ("KILN_RUNTIME__ACK_WAIT_SECS".into(), "3".into()),
             ("KILN_RUNTIME__MAX_DELIVER".into(), "3".into()),
