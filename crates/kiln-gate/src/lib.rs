@@ -78,7 +78,9 @@ pub fn decide(
                 .iter()
                 .find(|c| c.exit_code != Some(0) || c.timed_out)
                 .map(|c| {
-                    if c.timed_out {
+                    if let Some(limit) = &c.limit_hit {
+                        format!("`{}` ({}) was stopped by the {limit}", c.command, c.phase)
+                    } else if c.timed_out {
                         format!("`{}` ({}) timed out", c.command, c.phase)
                     } else {
                         format!(
@@ -115,6 +117,13 @@ pub fn decide(
                 }
             ),
         )),
+    }
+    if test.is_some_and(|t| t.isolation.as_deref() == Some("none")) {
+        reasons.push(reason(
+            "unsandboxed",
+            "info",
+            "generated code ran without a sandbox: the operator set [sandbox] mode = \"none\"",
+        ));
     }
     if reviews.is_empty() {
         reasons.push(reason(
@@ -362,7 +371,9 @@ mod tests {
                 timed_out: false,
                 duration_ms: 5,
                 output_tail: String::new(),
+                limit_hit: None,
             }],
+            isolation: Some("bubblewrap".into()),
         }
     }
 
@@ -423,6 +434,27 @@ mod tests {
         t.stop_reason = Some("tests still fail after 3 fix rounds".into());
         let d = decide(0, Some(&t), &[review("pass", vec![])], &Context::default());
         assert_eq!(d.reasons[1].code, "fix_rounds_exhausted");
+    }
+
+    #[test]
+    fn a_sandbox_limit_is_named_and_an_unsandboxed_run_is_recorded() {
+        let mut t = run(false, None);
+        t.commands[0].limit_hit = Some("memory limit of 256 MiB".into());
+        t.isolation = Some("none".into());
+        let d = decide(0, Some(&t), &[review("pass", vec![])], &Context::default());
+        assert_eq!(d.decision, "blocked");
+        assert!(
+            d.reasons[0]
+                .message
+                .contains("`npm test` (test) was stopped by the memory limit of 256 MiB"),
+            "{:?}",
+            d.reasons
+        );
+        assert!(
+            codes(&d).contains(&("unsandboxed", "info")),
+            "{:?}",
+            d.reasons
+        );
     }
 
     #[test]

@@ -269,6 +269,9 @@ pub struct TestCommand {
     pub timed_out: bool,
     pub duration_ms: i64,
     pub output_tail: String,
+    /// The sandbox limit that stopped the command, e.g. `memory limit of 2048 MiB`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit_hit: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -287,13 +290,16 @@ pub struct TestRun {
     #[serde(with = "time::serde::rfc3339")]
     pub finished_at: OffsetDateTime,
     pub commands: Vec<TestCommand>,
+    /// `bubblewrap`, or `none` when the operator chose to run generated code unsandboxed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub isolation: Option<String>,
 }
 
 pub async fn insert_test_run(conn: &mut PgConnection, task_id: Uuid, run: &TestRun) -> Result<()> {
     let id = Uuid::now_v7();
     sqlx::query(
-        "INSERT INTO test_runs (id, task_id, round, commit_sha, passed, error, started_at, finished_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO test_runs (id, task_id, round, commit_sha, passed, error, started_at, finished_at, \
+         isolation) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(id)
     .bind(task_id)
@@ -303,12 +309,13 @@ pub async fn insert_test_run(conn: &mut PgConnection, task_id: Uuid, run: &TestR
     .bind(&run.error)
     .bind(run.started_at)
     .bind(run.finished_at)
+    .bind(&run.isolation)
     .execute(&mut *conn)
     .await?;
     for (i, c) in run.commands.iter().enumerate() {
         sqlx::query(
             "INSERT INTO test_commands (test_run_id, ordinal, phase, command, exit_code, timed_out, \
-             duration_ms, output_tail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+             duration_ms, output_tail, limit_hit) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(id)
         .bind(i as i32)
@@ -318,6 +325,7 @@ pub async fn insert_test_run(conn: &mut PgConnection, task_id: Uuid, run: &TestR
         .bind(c.timed_out)
         .bind(c.duration_ms)
         .bind(&c.output_tail)
+        .bind(&c.limit_hit)
         .execute(&mut *conn)
         .await?;
     }
@@ -326,8 +334,8 @@ pub async fn insert_test_run(conn: &mut PgConnection, task_id: Uuid, run: &TestR
 
 pub async fn test_runs(conn: &mut PgConnection, task_id: Uuid) -> Result<Vec<TestRun>> {
     let runs = sqlx::query(
-        "SELECT id, round, commit_sha, passed, error, stop_reason, fingerprint, started_at, finished_at \
-         FROM test_runs WHERE task_id = $1 ORDER BY round",
+        "SELECT id, round, commit_sha, passed, error, stop_reason, fingerprint, started_at, finished_at, \
+         isolation FROM test_runs WHERE task_id = $1 ORDER BY round",
     )
     .bind(task_id)
     .fetch_all(&mut *conn)
@@ -336,7 +344,7 @@ pub async fn test_runs(conn: &mut PgConnection, task_id: Uuid) -> Result<Vec<Tes
     for r in &runs {
         let id: Uuid = r.try_get("id")?;
         let commands = sqlx::query(
-            "SELECT phase, command, exit_code, timed_out, duration_ms, output_tail \
+            "SELECT phase, command, exit_code, timed_out, duration_ms, output_tail, limit_hit \
              FROM test_commands WHERE test_run_id = $1 ORDER BY ordinal",
         )
         .bind(id)
@@ -351,6 +359,7 @@ pub async fn test_runs(conn: &mut PgConnection, task_id: Uuid) -> Result<Vec<Tes
                 timed_out: c.try_get("timed_out")?,
                 duration_ms: c.try_get("duration_ms")?,
                 output_tail: c.try_get("output_tail")?,
+                limit_hit: c.try_get("limit_hit")?,
             })
         })
         .collect::<Result<Vec<_>>>()?;
@@ -364,6 +373,7 @@ pub async fn test_runs(conn: &mut PgConnection, task_id: Uuid) -> Result<Vec<Tes
             started_at: r.try_get("started_at")?,
             finished_at: r.try_get("finished_at")?,
             commands,
+            isolation: r.try_get("isolation")?,
         });
     }
     Ok(out)
