@@ -162,15 +162,12 @@ impl Handler for Deployer {
                     .map_err(|e| HandlerError::retryable("checking out the approved commit", &e))?;
                 job.log.info(format!("building {short} for release")).await;
                 let cmds = kiln_tester::commands(template, &[Phase::Install, Phase::Build]);
-                let results = kiln_tester::run_commands(
-                    &self.config.build,
-                    &ws,
-                    kiln_tester::command_env(&cx.data_dir, commit),
-                    &cmds,
-                    &job.log,
-                )
-                .await
-                .map_err(|e| HandlerError::retryable("running a build command", &e))?;
+                let env = kiln_tester::command_env(&cx.cache_dir, template, &task.project, commit)
+                    .map_err(|e| HandlerError::retryable("creating the dependency caches", &e))?;
+                let results =
+                    kiln_tester::run_commands(&self.config.build, &ws, env.vars, &cmds, &job.log)
+                        .await
+                        .map_err(|e| HandlerError::retryable("running a build command", &e))?;
                 if let Some(failed) = results
                     .iter()
                     .find(|r| r.exit_code != Some(0) || r.timed_out)

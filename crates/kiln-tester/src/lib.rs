@@ -20,6 +20,12 @@ use sqlx::PgConnection;
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
 
+mod env;
+mod registry;
+
+pub use env::{CommandEnv, command_env};
+pub use registry::Registries;
+
 /// Tester settings (`[tester]`).
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -84,18 +90,6 @@ pub fn commands<'t>(template: &'t Template, phases: &[Phase]) -> Vec<(Phase, &'t
             list.iter().map(move |cmd| (*p, cmd.as_str()))
         })
         .collect()
-}
-
-/// Environment of commands run for `commit`: the build stamp and the shared caches.
-pub fn command_env(data_dir: &Path, commit: &str) -> Vec<(String, String)> {
-    let npm_cache = data_dir.join("cache").join("npm");
-    vec![
-        ("KILN_BUILD_SHA".into(), commit.into()),
-        ("npm_config_cache".into(), npm_cache.display().to_string()),
-        ("npm_config_update_notifier".into(), "false".into()),
-        ("npm_config_fund".into(), "false".into()),
-        ("npm_config_audit".into(), "false".into()),
-    ]
 }
 
 /// Runs `cmds` in `dir`, stopping at the first failure; streams output to `log`.
@@ -170,6 +164,7 @@ pub async fn run_commands(
             timed_out: result.timed_out,
             duration_ms: result.duration.as_millis() as i64,
             output_tail,
+            limit_hit: None,
         });
         if !ok {
             break;
@@ -180,6 +175,7 @@ pub async fn run_commands(
 
 pub struct Tester {
     git: Git,
+    registries: Registries,
     catalog: Catalog,
     config: Config,
     fix_loop: Option<FixLoop>,
@@ -189,6 +185,7 @@ impl Tester {
     pub fn new(catalog: Catalog, config: Config, fix_loop: Option<FixLoop>) -> Self {
         Self {
             git: Git::new(),
+            registries: Registries::new(Duration::from_secs(10)),
             catalog,
             config,
             fix_loop,
@@ -252,18 +249,13 @@ impl Handler for Tester {
     async fn work(&self, cx: &Ctx, job: &Job<WorkItem>) -> Result<Verdict, HandlerError> {
         let run = self.run_tests(cx, job).await?;
         let round = job.input.round;
-        let Some(fix_loop) = self.fix_loop.filter(|_| !run.passed && run.error.is_none()) else {
-            return Ok(Verdict {
-                run,
-                errors: vec![],
-                fix_next: false,
-            });
-        };
-        let task = &job.task;
-        let failed = run.commands.last();
-        let output = failed.map(|c| c.output_tail.as_str()).unwrap_or_default();
+        // Every failed run keeps its errors as records: people read them on the task page
+        // and the self-correction loop feeds them to the model.
+        let failed = run.commands.last().filter(|_| !run.passed);
         let command = failed.map(|c| c.command.as_str()).unwrap_or_default();
-        let errors: Vec<TestError> = kiln_changes::errors::parse(output, command, None)
+        let errors: Vec<TestError> = failed
+            .map(|c| kiln_changes::errors::parse(&c.output_tail, command, None))
+            .unwrap_or_default()
             .into_iter()
             .map(|e| TestError {
                 tool: e.tool,
@@ -274,6 +266,14 @@ impl Handler for Tester {
                 message: e.message,
             })
             .collect();
+        let Some(fix_loop) = self.fix_loop.filter(|_| !run.passed && run.error.is_none()) else {
+            return Ok(Verdict {
+                run,
+                errors,
+                fix_next: false,
+            });
+        };
+        let task = &job.task;
         let repo = cx.repo_path(&task.project);
         let mut conn = cx.db.acquire().await?;
         let previous = records::commits(&mut *conn, task.id)
@@ -409,6 +409,18 @@ impl Tester {
         let template = self.catalog.get(&task.template).ok_or_else(|| {
             HandlerError::Permanent(format!("template {:?} is not installed", task.template))
         })?;
+        let not_run = |error: String| TestRun {
+            round: job.input.round as i32,
+            commit_sha: commit.clone(),
+            passed: false,
+            error: Some(error),
+            stop_reason: None,
+            fingerprint: None,
+            started_at,
+            finished_at: OffsetDateTime::now_utc(),
+            commands: vec![],
+            isolation: None,
+        };
         let missing = template.missing_toolchains();
         if !missing.is_empty() {
             let error = format!(
@@ -417,18 +429,19 @@ impl Tester {
                 template.name()
             );
             job.log.error(error.clone()).await;
-            return Ok(TestRun {
-                round: job.input.round as i32,
-                commit_sha: commit.clone(),
-                passed: false,
-                error: Some(error),
-                stop_reason: None,
-                fingerprint: None,
-                started_at,
-                finished_at: OffsetDateTime::now_utc(),
-                commands: vec![],
-            });
+            return Ok(not_run(error));
         }
+        let unreachable = self
+            .registries
+            .unreachable(&template.manifest.registries)
+            .await;
+        if !unreachable.is_empty() {
+            let error = registry::blocked_reason(template.name(), &unreachable);
+            job.log.error(error.clone()).await;
+            return Ok(not_run(error));
+        }
+        let env = command_env(&cx.cache_dir, template, &task.project, commit)
+            .map_err(|e| HandlerError::retryable("creating the dependency caches", &e))?;
         let scratch = cx
             .scratch(&task.id.to_string())
             .map_err(|e| HandlerError::retryable("scratch directory", &e))?;
@@ -445,15 +458,9 @@ impl Tester {
             ))
             .await;
         let cmds = commands(template, &[Phase::Install, Phase::Build, Phase::Test]);
-        let results = run_commands(
-            &self.config,
-            &ws,
-            command_env(&cx.data_dir, commit),
-            &cmds,
-            &job.log,
-        )
-        .await
-        .map_err(|e| HandlerError::retryable("running a command", &e))?;
+        let results = run_commands(&self.config, &ws, env.vars, &cmds, &job.log)
+            .await
+            .map_err(|e| HandlerError::retryable("running a command", &e))?;
         let passed = results.len() == cmds.len()
             && results
                 .iter()
@@ -468,6 +475,7 @@ impl Tester {
             started_at,
             finished_at: OffsetDateTime::now_utc(),
             commands: results,
+            isolation: None,
         })
     }
 }
