@@ -88,7 +88,10 @@ pub(crate) fn toolchains(path_var: &str, extra: &[PathBuf], workspace: &Path) ->
         {
             chosen = parent.to_path_buf();
         }
-        if let Some(pyenv) = dir.ancestors().find(|a| a.file_name() == Some(".pyenv".as_ref())) {
+        if let Some(pyenv) = dir
+            .ancestors()
+            .find(|a| a.file_name() == Some(".pyenv".as_ref()))
+        {
             chosen = pyenv.to_path_buf();
         }
         if dir.ends_with(".cargo/bin")
@@ -181,12 +184,33 @@ fn system_args(args: &mut Vec<OsString>) {
     }
 }
 
+/// Kernel settings under `/proc` a command may read but must never write.
+///
+/// Kiln runs as root, so the sandbox's uid 0 is the host's uid 0 (kuid 0) and the kernel
+/// lets it write root-owned sysctls such as `kernel.core_pattern`, which would run a
+/// program as host root. bubblewrap does not cover `/proc/sys` itself (it expects to run
+/// unprivileged), so these are bound read-only over the fresh `/proc`. Sysctls resolve
+/// against the reader's namespaces, so reading them shows the sandbox's own values.
+const PROC_READ_ONLY: &[&str] = &[
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+    "/proc/fs",
+    "/proc/pressure",
+];
+
+fn proc_cover_args(args: &mut Vec<OsString>) {
+    for path in PROC_READ_ONLY {
+        push(args, &[&"--ro-bind-try", path, path]);
+    }
+}
+
 /// Arguments for `bwrap` up to and including `--`; the command follows.
 pub(crate) fn args(layout: &Layout<'_>) -> Vec<OsString> {
     let mut args = Vec::new();
     namespace_args(&mut args, layout.network);
     system_args(&mut args);
     push(&mut args, &[&"--proc", &"/proc", &"--dev", &"/dev"]);
+    proc_cover_args(&mut args);
     let size = layout.tmp_bytes.to_string();
     push(&mut args, &[&"--size", &size, &"--tmpfs", &"/tmp"]);
     push(&mut args, &[&"--symlink", &"../tmp", &"/var/tmp"]);
@@ -220,7 +244,9 @@ pub(crate) fn probe(bwrap: &Path) -> Result<(), String> {
     let mut args = Vec::new();
     namespace_args(&mut args, false);
     system_args(&mut args);
-    push(&mut args, &[&"--proc", &"/proc", &"--dev", &"/dev", &"--"]);
+    push(&mut args, &[&"--proc", &"/proc", &"--dev", &"/dev"]);
+    proc_cover_args(&mut args);
+    args.push("--".into());
     args.push("true".into());
     let out = Command::new(bwrap)
         .args(&args)

@@ -20,7 +20,7 @@ mod rlimit;
 use std::collections::VecDeque;
 use std::os::fd::OwnedFd;
 use std::os::unix::process::ExitStatusExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -237,17 +237,21 @@ impl Sandbox {
                 bwrap::probe(&config.bwrap).map_err(|reason| Error::Unavailable { reason })?;
                 let cgroups = cgroup::Hierarchy::detect()
                     .inspect_err(|why| {
-                        tracing::warn!(why, "no writable cgroup; memory and processes fall back to rlimits");
+                        tracing::warn!(
+                            why,
+                            "no writable cgroup; memory and processes fall back to rlimits"
+                        );
                     })
                     .ok();
                 let enforcement = Enforcement {
                     memory: cgroups
                         .as_ref()
                         .map_or("RLIMIT_AS per process", |h| h.describe_memory()),
-                    processes: cgroups.as_ref().map_or(
-                        "RLIMIT_NPROC (per uid, not enforced for root)",
-                        |h| h.describe_processes(),
-                    ),
+                    processes: cgroups
+                        .as_ref()
+                        .map_or("RLIMIT_NPROC (per uid, not enforced for root)", |h| {
+                            h.describe_processes()
+                        }),
                     cpu: "RLIMIT_CPU per process",
                     file_size: "RLIMIT_FSIZE",
                     open_files: "RLIMIT_NOFILE",
@@ -526,8 +530,11 @@ fn stop_reasons(
         reasons.push(format!("process limit of {}", limits.processes));
     }
     let signal = status.and_then(|s| {
-        s.signal()
-            .or_else(|| s.code().filter(|c| (129..=128 + 64).contains(c)).map(|c| c - 128))
+        s.signal().or_else(|| {
+            s.code()
+                .filter(|c| (129..=128 + 64).contains(c))
+                .map(|c| c - 128)
+        })
     });
     if signal == Some(libc::SIGXCPU) {
         reasons.push(format!("CPU time limit of {}s", limits.cpu_secs));
@@ -569,7 +576,7 @@ mod tests {
         Sandbox::new(&Config::default()).unwrap()
     }
 
-    fn spec(dir: &Path, command: &str) -> CommandSpec {
+    fn spec(dir: &std::path::Path, command: &str) -> CommandSpec {
         CommandSpec {
             command: command.into(),
             dir: dir.to_path_buf(),
@@ -699,8 +706,14 @@ mod tests {
             Some("CPU time limit of 5s")
         );
         assert_eq!(
-            stop_reasons(&limits, t, code(1), none, "OSError: [Errno 27] File too large")
-                .as_deref(),
+            stop_reasons(
+                &limits,
+                t,
+                code(1),
+                none,
+                "OSError: [Errno 27] File too large"
+            )
+            .as_deref(),
             Some("file size limit of 10 MiB")
         );
         let hits = cgroup::Hits {
