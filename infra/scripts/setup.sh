@@ -17,6 +17,8 @@ command -v node >/dev/null || need_apt+=(nodejs)
 command -v npm >/dev/null || need_apt+=(npm)
 command -v cc >/dev/null || need_apt+=(build-essential)
 command -v pkg-config >/dev/null || need_apt+=(pkg-config)
+# Generated code only ever runs inside bubblewrap (see [sandbox] in the README).
+command -v bwrap >/dev/null || need_apt+=(bubblewrap)
 if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   need_apt+=(postgresql postgresql-contrib)
 fi
@@ -71,6 +73,48 @@ ensure_chromium() {
   log "installing chromium (browser tests)"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+}
+
+# Toolchains of the stack templates the tests build for real (PHP; Python venvs) and the
+# SSH deploy target's test peers (a real sshd and nginx on loopback). Only test.sh calls this;
+# templates whose toolchain is absent are reported unavailable, never faked.
+ensure_test_toolchains() {
+  local need=()
+  command -v php >/dev/null || need+=(php-cli)
+  if command -v php >/dev/null; then
+    php -m 2>/dev/null | grep -qi '^pdo_mysql$' || need+=(php-mysql)
+    php -m 2>/dev/null | grep -qi '^pdo_sqlite$' || need+=(php-sqlite3)
+  else
+    need+=(php-mysql php-sqlite3)
+  fi
+  python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
+  [ -x /usr/sbin/sshd ] || need+=(openssh-server)
+  command -v ssh >/dev/null || need+=(openssh-client)
+  [ -x /usr/sbin/nginx ] || need+=(nginx-light)
+  if [ ${#need[@]} -gt 0 ]; then
+    log "installing ${need[*]} (template toolchains, ssh target test peers)"
+    $SUDO apt-get update -qq
+    # nginx's package starts a default server on :80; the tests run their own on loopback.
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+  fi
+}
+
+# MariaDB on 3306 for per-app MySQL databases (the php template); KILN_TEST_MYSQL_URL points
+# elsewhere.
+ensure_mariadb() {
+  if [ -n "${KILN_TEST_MYSQL_URL:-}" ] || answers 3306; then return; fi
+  if ! command -v mariadbd >/dev/null && ! [ -x /usr/sbin/mariadbd ]; then
+    log "installing mariadb-server"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq mariadb-server >/dev/null
+  fi
+  if ! answers 3306; then
+    log "starting mariadb"
+    $SUDO service mariadb start >/dev/null 2>&1 ||
+      $SUDO start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd
+    for _ in $(seq 50); do answers 3306 && return; sleep 0.2; done
+    echo "mariadb did not start on 127.0.0.1:3306" >&2; exit 1
+  fi
 }
 
 # NATS with JetStream on 4222 (the tests' default; KILN_TEST_NATS_URL points elsewhere).

@@ -9,6 +9,8 @@ source infra/scripts/setup.sh
 ensure_nats
 ensure_postgres
 ensure_chromium
+ensure_test_toolchains
+ensure_mariadb
 
 if ! cargo nextest --version >/dev/null 2>&1; then
   log "installing cargo-nextest"

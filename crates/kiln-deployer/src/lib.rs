@@ -56,6 +56,7 @@ pub struct Outcome {
 
 pub struct Deployer {
     git: Git,
+    sandbox: Result<kiln_sandbox::Sandbox, String>,
     catalog: Catalog,
     target: LocalTarget,
     config: Config,
@@ -164,13 +165,24 @@ impl Handler for Deployer {
                 let cmds = kiln_tester::commands(template, &[Phase::Install, Phase::Build]);
                 let env = kiln_tester::command_env(&cx.cache_dir, template, &task.project, commit)
                     .map_err(|e| HandlerError::retryable("creating the dependency caches", &e))?;
-                let results =
-                    kiln_tester::run_commands(&self.config.build, &ws, env.vars, &cmds, &job.log)
-                        .await
-                        .map_err(|e| HandlerError::retryable("running a build command", &e))?;
+                let sandbox = self.sandbox.as_ref().map_err(|why| {
+                    HandlerError::Permanent(format!(
+                        "refusing to build generated code for release: {why}"
+                    ))
+                })?;
+                let results = kiln_tester::run_commands(
+                    sandbox,
+                    &self.config.build,
+                    &ws,
+                    &env,
+                    &cmds,
+                    &job.log,
+                )
+                .await
+                .map_err(|e| HandlerError::retryable("running a build command", &e))?;
                 if let Some(failed) = results
                     .iter()
-                    .find(|r| r.exit_code != Some(0) || r.timed_out)
+                    .find(|r| r.exit_code != Some(0) || r.timed_out || r.limit_hit.is_some())
                 {
                     return Err(HandlerError::Permanent(format!(
                         "release build failed: `{}` exited with {:?}: {}",
@@ -280,6 +292,7 @@ impl Handler for Deployer {
 pub async fn run(
     base: kiln_runtime::Config,
     config: Config,
+    sandbox_config: kiln_sandbox::Config,
     shutdown: Shutdown,
 ) -> Result<(), RunError> {
     let catalog = Catalog::load(base.runtime.templates_dir.as_deref())?;
@@ -333,6 +346,7 @@ pub async fn run(
     tracing::info!(addr = %bound, public_url = %public_url, "app proxy listening");
     let deployer = Deployer {
         git: Git::new(),
+        sandbox: kiln_tester::sandbox(&sandbox_config),
         catalog,
         target: target.clone(),
         config,

@@ -308,6 +308,19 @@ fn is_executable(_meta: &fs::Metadata) -> bool {
     false
 }
 
+/// Folder names under `templates/` in the source tree, sorted: what the binary embeds.
+#[cfg(test)]
+pub(crate) fn shipped_names() -> Vec<String> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+    let mut names: Vec<String> = fs::read_dir(&dir)
+        .expect("templates folder")
+        .map(|e| e.expect("templates entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    names.sort();
+    names
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -422,11 +435,7 @@ version_path = "/__kiln/version"
     fn embedded_catalog_has_valid_static_site_and_node_express() {
         let catalog = Catalog::embedded().unwrap_or_else(|e| panic!("embedded catalog: {e:?}"));
         let names: Vec<_> = catalog.list().map(Template::name).collect();
-        assert_eq!(
-            names,
-            ["node-express", "static-site"],
-            "sorted embedded templates"
-        );
+        assert_eq!(names, shipped_names(), "sorted embedded templates");
 
         let site = catalog.get("static-site").expect("static-site listed");
         assert_eq!(site.origin(), &Origin::Embedded);
@@ -444,7 +453,7 @@ version_path = "/__kiln/version"
 
         let node = catalog.get("node-express").expect("node-express listed");
         assert_eq!(node.manifest.requires, ["node", "npm"]);
-        assert_eq!(node.manifest.deploy, ["local"]);
+        assert_eq!(node.manifest.deploy, ["local", "ssh", "docker"]);
         assert_eq!(
             node.manifest.commands.install,
             ["npm install --no-audit --no-fund --loglevel=error"]

@@ -11,7 +11,7 @@ use kiln_contracts::{Stage, WorkItem};
 use kiln_git::Git;
 use kiln_runtime::tasklog::TaskLog;
 use kiln_runtime::{Binding, Ctx, Handler, HandlerError, Job, Next, Shutdown};
-use kiln_sandbox::CommandSpec;
+use kiln_sandbox::{CommandSpec, Sandbox};
 use kiln_store::TaskStatus;
 use kiln_store::people::TaskOptions;
 use kiln_store::records::{self, TestCommand, TestError, TestRun};
@@ -92,11 +92,13 @@ pub fn commands<'t>(template: &'t Template, phases: &[Phase]) -> Vec<(Phase, &'t
         .collect()
 }
 
-/// Runs `cmds` in `dir`, stopping at the first failure; streams output to `log`.
+/// Runs `cmds` in `dir` inside `sandbox`, stopping at the first failure; streams output to
+/// `log`. Only the install phase reaches the network (package registries).
 pub async fn run_commands(
+    sandbox: &Sandbox,
     config: &Config,
     dir: &Path,
-    env: Vec<(String, String)>,
+    env: &CommandEnv,
     cmds: &[(Phase, &str)],
     log: &TaskLog,
 ) -> Result<Vec<TestCommand>, kiln_sandbox::Error> {
@@ -107,11 +109,13 @@ pub async fn run_commands(
         let spec = CommandSpec {
             command: (*cmd).to_owned(),
             dir: dir.to_path_buf(),
-            env: env.clone(),
+            env: env.vars.clone(),
             path: path.clone(),
             home: None,
             timeout: Duration::from_secs(config.command_timeout_secs),
             output_cap: config.output_cap_bytes,
+            network: *phase == Phase::Install,
+            writable: env.writable.clone(),
         };
         let (tx, mut rx) = mpsc::channel::<String>(1024);
         let forward_log = log.clone();
@@ -131,10 +135,12 @@ pub async fn run_commands(
                 }
             }
         });
-        let result = kiln_sandbox::run(&spec, Some(tx)).await?;
+        let result = sandbox.run(&spec, Some(tx)).await?;
         let _ = forward.await;
         let ok = result.success();
-        let verdict = if result.timed_out {
+        let verdict = if let Some(limit) = &result.limit {
+            format!("stopped by the {limit}")
+        } else if result.timed_out {
             format!("timed out after {}s", config.command_timeout_secs)
         } else {
             match result.exit_code {
@@ -164,7 +170,7 @@ pub async fn run_commands(
             timed_out: result.timed_out,
             duration_ms: result.duration.as_millis() as i64,
             output_tail,
-            limit_hit: None,
+            limit_hit: result.limit.clone(),
         });
         if !ok {
             break;
@@ -175,6 +181,9 @@ pub async fn run_commands(
 
 pub struct Tester {
     git: Git,
+    /// The sandbox, or why generated code must not run here (bubblewrap unavailable and the
+    /// operator did not choose `mode = "none"`).
+    sandbox: Result<Sandbox, String>,
     registries: Registries,
     catalog: Catalog,
     config: Config,
@@ -182,9 +191,15 @@ pub struct Tester {
 }
 
 impl Tester {
-    pub fn new(catalog: Catalog, config: Config, fix_loop: Option<FixLoop>) -> Self {
+    pub fn new(
+        catalog: Catalog,
+        config: Config,
+        sandbox: Result<Sandbox, String>,
+        fix_loop: Option<FixLoop>,
+    ) -> Self {
         Self {
             git: Git::new(),
+            sandbox,
             registries: Registries::new(Duration::from_secs(10)),
             catalog,
             config,
@@ -440,6 +455,14 @@ impl Tester {
             job.log.error(error.clone()).await;
             return Ok(not_run(error));
         }
+        let sandbox = match &self.sandbox {
+            Ok(sandbox) => sandbox,
+            Err(why) => {
+                let error = format!("refusing to run generated code: {why}");
+                job.log.error(error.clone()).await;
+                return Ok(not_run(error));
+            }
+        };
         let env = command_env(&cx.cache_dir, template, &task.project, commit)
             .map_err(|e| HandlerError::retryable("creating the dependency caches", &e))?;
         let scratch = cx
@@ -452,19 +475,20 @@ impl Tester {
             .map_err(|e| HandlerError::retryable("checking out the commit under test", &e))?;
         job.log
             .info(format!(
-                "testing {} of {} (process isolation, no sandbox yet)",
+                "testing {} of {} (sandbox: {})",
                 &commit[..commit.len().min(12)],
-                task.project
+                task.project,
+                sandbox.isolation()
             ))
             .await;
         let cmds = commands(template, &[Phase::Install, Phase::Build, Phase::Test]);
-        let results = run_commands(&self.config, &ws, env.vars, &cmds, &job.log)
+        let results = run_commands(sandbox, &self.config, &ws, &env, &cmds, &job.log)
             .await
             .map_err(|e| HandlerError::retryable("running a command", &e))?;
         let passed = results.len() == cmds.len()
             && results
                 .iter()
-                .all(|r| r.exit_code == Some(0) && !r.timed_out);
+                .all(|r| r.exit_code == Some(0) && !r.timed_out && r.limit_hit.is_none());
         Ok(TestRun {
             round: job.input.round as i32,
             commit_sha: commit.clone(),
@@ -475,8 +499,25 @@ impl Tester {
             started_at,
             finished_at: OffsetDateTime::now_utc(),
             commands: results,
-            isolation: None,
+            isolation: Some(sandbox.isolation().to_owned()),
         })
+    }
+}
+
+/// The sandbox `config` asks for, or why none can be had. A missing bubblewrap does not stop
+/// the service (that would only crash-loop): every test run is refused with the reason, so
+/// tasks end `blocked` saying what to install or configure.
+pub fn sandbox(config: &kiln_sandbox::Config) -> Result<Sandbox, String> {
+    match Sandbox::new(config) {
+        Ok(sandbox) => {
+            tracing::info!(isolation = sandbox.isolation(), enforcement = ?sandbox.enforcement(), "sandbox ready");
+            Ok(sandbox)
+        }
+        Err(e) => {
+            let why = kiln_runtime::harness::error_chain(&e);
+            tracing::error!(error = %why, "no sandbox: generated code will not be run");
+            Err(why)
+        }
     }
 }
 
@@ -484,17 +525,13 @@ impl Tester {
 pub async fn run(
     base: kiln_runtime::Config,
     config: Config,
+    sandbox_config: kiln_sandbox::Config,
     fix_loop: Option<FixLoop>,
     shutdown: Shutdown,
 ) -> Result<(), RunError> {
     let catalog = Catalog::load(base.runtime.templates_dir.as_deref())?;
-    kiln_runtime::serve_stage(
-        base,
-        "tester",
-        Tester::new(catalog, config, fix_loop),
-        shutdown,
-    )
-    .await?;
+    let tester = Tester::new(catalog, config, sandbox(&sandbox_config), fix_loop);
+    kiln_runtime::serve_stage(base, "tester", tester, shutdown).await?;
     Ok(())
 }
 

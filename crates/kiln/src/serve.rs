@@ -114,7 +114,14 @@ pub async fn serve(config: Option<&Path>, service: Service) -> anyhow::Result<Ex
             let fix_loop = llm.enabled().then_some(kiln_tester::FixLoop {
                 default_rounds: llm.max_fix_rounds,
             });
-            kiln_tester::run(base, loader.section("tester")?, fix_loop, shutdown).await?
+            kiln_tester::run(
+                base,
+                loader.section("tester")?,
+                loader.section("sandbox")?,
+                fix_loop,
+                shutdown,
+            )
+            .await?
         }
         Service::Reviewer => {
             let agent = agent()?;
@@ -122,7 +129,13 @@ pub async fn serve(config: Option<&Path>, service: Service) -> anyhow::Result<Ex
         }
         Service::Gate => kiln_gate::run(base, loader.section("gate")?, shutdown).await?,
         Service::Deployer => {
-            kiln_deployer::run(base, loader.section("deployer")?, shutdown).await?
+            kiln_deployer::run(
+                base,
+                loader.section("deployer")?,
+                loader.section("sandbox")?,
+                shutdown,
+            )
+            .await?
         }
         Service::Indexer => kiln_indexer::run(base, loader.section("indexer")?, shutdown).await?,
     }
