@@ -114,6 +114,8 @@ pub enum Error {
     MethodNotAllowed { method: Method, path: String },
     #[error("this endpoint speaks WebSocket only: {0}")]
     UpgradeRequired(String),
+    #[error("app {app:?} could not be removed: {reason}")]
+    AppNotRemoved { app: String, reason: String },
     #[error("database")]
     Store(#[from] kiln_store::Error),
     #[error("{context}: {message}")]
@@ -220,6 +222,9 @@ impl Error {
                 "upgrade-required",
                 "WebSocket upgrade required",
             ),
+            Error::AppNotRemoved { .. } => {
+                (S::CONFLICT, "app-not-removed", "App could not be removed")
+            }
             Error::Store(e) if e.is_transient() => (
                 S::SERVICE_UNAVAILABLE,
                 "unavailable",

@@ -6,6 +6,7 @@
 //! its effects (task, idempotency claim, audit entry, outbox rows) in one transaction or none;
 //! the API publishes nothing to NATS directly, the outbox relay does.
 
+mod apps;
 mod cursor;
 mod dashboard;
 mod diff;
@@ -150,6 +151,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/templates", get(templates::list_templates))
         .route("/api/v1/projects", get(projects::list_projects))
+        .route(
+            "/api/v1/projects/{name}/app",
+            axum::routing::delete(apps::delete_app),
+        )
         .route("/ws/logs", get(logs::stream_logs))
         .route("/api/openapi.json", get(openapi::serve))
         .with_state(state.clone())

@@ -7,7 +7,7 @@ use utoipa::OpenApi;
 
 use crate::error::Problem;
 use crate::model::{LogFrame, TaskStatusSchema};
-use crate::{diff, logs, memory, people, projects, system, tasks, templates};
+use crate::{apps, diff, logs, memory, people, projects, system, tasks, templates};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -30,6 +30,7 @@ use crate::{diff, logs, memory, people, projects, system, tasks, templates};
         memory::delete,
         diff::round_diff,
         templates::list_templates,
+        apps::delete_app,
         projects::list_projects,
         logs::stream_logs,
         system::get_system,
@@ -75,6 +76,7 @@ mod tests {
             "/ws/logs",
             "/api/v1/tasks/{id}/rounds/{round}/diff",
             "/api/v1/system",
+            "/api/v1/projects/{name}/app",
         ] {
             assert!(json["paths"][path].is_object(), "{path} missing");
         }

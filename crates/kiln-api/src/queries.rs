@@ -77,6 +77,18 @@ pub async fn live_urls<'e>(
 }
 
 /// Every project with its live URL and latest task, by name.
+/// Whether a project named `name` exists.
+pub async fn project_exists<'e>(
+    db: impl PgExecutor<'e>,
+    name: &str,
+) -> Result<bool, kiln_store::Error> {
+    let found: Option<i32> = sqlx::query_scalar("SELECT 1 FROM projects WHERE name = $1")
+        .bind(name)
+        .fetch_optional(db)
+        .await?;
+    Ok(found.is_some())
+}
+
 pub async fn projects<'e>(db: impl PgExecutor<'e>) -> Result<Vec<ProjectView>, kiln_store::Error> {
     let rows = sqlx::query(
         "SELECT p.name, p.template, p.created_at, \

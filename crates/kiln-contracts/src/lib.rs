@@ -4,6 +4,7 @@
 //! the wire; the runtime crate turns these descriptions into live streams and consumers.
 //! Every subject builder takes the deployment's prefix so tests and tenants isolate themselves.
 
+pub mod apps;
 pub mod headers;
 pub mod stage;
 pub mod subjects;

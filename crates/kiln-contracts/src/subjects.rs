@@ -150,6 +150,12 @@ impl Subjects {
         format!("{}.rag.query", self.prefix)
     }
 
+    /// `<prefix>.deploy.remove`: request/reply removal of a deployed app, served by a deployer
+    /// (queue group `deployer`): stop it, delete its releases, drop its database.
+    pub fn app_remove(&self) -> String {
+        format!("{}.deploy.remove", self.prefix)
+    }
+
     /// Work queue for every stage and for indexing.
     pub fn work_stream(&self) -> StreamSpec {
         StreamSpec {
@@ -262,6 +268,7 @@ mod tests {
         assert_eq!(s.logs("t1"), "kiln.logs.t1");
         assert_eq!(s.dlq(Stage::Test), "kiln.dlq.test");
         assert_eq!(s.rag_query(), "kiln.rag.query");
+        assert_eq!(s.app_remove(), "kiln.deploy.remove");
         assert_eq!(s.work_stream().name, "KILN_WORK");
         assert_eq!(s.events_stream().name, "KILN_EVENTS");
         assert_eq!(s.logs_stream().name, "KILN_LOGS");

@@ -163,8 +163,13 @@ impl Handler for Deployer {
                     .map_err(|e| HandlerError::retryable("checking out the approved commit", &e))?;
                 job.log.info(format!("building {short} for release")).await;
                 let cmds = kiln_tester::commands(template, &[Phase::Install, Phase::Build]);
-                let env = kiln_tester::command_env(&cx.cache_dir, template, &task.project, commit)
-                    .map_err(|e| HandlerError::retryable("creating the dependency caches", &e))?;
+                let env = kiln_tester::command_env(
+                    &cx.cache_dir,
+                    template,
+                    &format!("/apps/{}", task.project),
+                    commit,
+                )
+                .map_err(|e| HandlerError::retryable("creating the dependency caches", &e))?;
                 let sandbox = self.sandbox.as_ref().map_err(|why| {
                     HandlerError::Permanent(format!(
                         "refusing to build generated code for release: {why}"

@@ -727,6 +727,59 @@ pub async fn live_deployments<'e>(
     rows.iter().map(deployment_from_row).collect()
 }
 
+/// The live (last verified) deployment of `project`, if any: what a failed deploy rolls
+/// back to.
+pub async fn live_deployment<'e>(
+    db: impl PgExecutor<'e>,
+    project: &str,
+) -> Result<Option<Deployment>> {
+    let sql = format!(
+        "SELECT {DEPLOYMENT_COLUMNS} FROM deployments d JOIN projects p ON p.id = d.project_id \
+         WHERE d.status = 'live' AND p.name = $1"
+    );
+    let row = sqlx::query(&sql).bind(project).fetch_optional(db).await?;
+    row.as_ref().map(deployment_from_row).transpose()
+}
+
+/// Marks `project`'s live deployment `stopped` (its app was deleted); returns how many.
+pub async fn stop_deployments<'e>(db: impl PgExecutor<'e>, project: &str) -> Result<u64> {
+    let done = sqlx::query(
+        "UPDATE deployments SET status = 'stopped' \
+         WHERE status = 'live' AND project_id = (SELECT id FROM projects WHERE name = $1)",
+    )
+    .bind(project)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// The project's template and the deploy target it deploys to.
+pub async fn project_deploy<'e>(
+    db: impl PgExecutor<'e>,
+    project: &str,
+) -> Result<Option<(String, String)>> {
+    let row = sqlx::query("SELECT template, deploy_target FROM projects WHERE name = $1")
+        .bind(project)
+        .fetch_optional(db)
+        .await?;
+    row.map(|r| Ok((r.try_get("template")?, r.try_get("deploy_target")?)))
+        .transpose()
+}
+
+/// Points `project`'s later deploys at the named target.
+pub async fn set_deploy_target<'e>(
+    db: impl PgExecutor<'e>,
+    project_id: Uuid,
+    target: &str,
+) -> Result<()> {
+    sqlx::query("UPDATE projects SET deploy_target = $2 WHERE id = $1")
+        .bind(project_id)
+        .bind(target)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
 // ---------------------------------------------------------------- index runs
 
 pub async fn insert_index_run<'e>(

@@ -314,7 +314,12 @@ pub(crate) fn shipped_names() -> Vec<String> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
     let mut names: Vec<String> = fs::read_dir(&dir)
         .expect("templates folder")
-        .map(|e| e.expect("templates entry").file_name().to_string_lossy().into_owned())
+        .map(|e| {
+            e.expect("templates entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
         .filter(|n| !n.starts_with('.'))
         .collect();
     names.sort();

@@ -14,20 +14,21 @@ pub struct CommandEnv {
     pub writable: Vec<PathBuf>,
 }
 
-/// The environment of `template`'s commands for `project` at `commit`, with caches under
-/// `cache_root`. Cache directories are created so the sandbox can bind them.
+/// The environment of `template`'s commands at `commit`, with caches under `cache_root`.
+/// `base_path` is the URL prefix the build will be served under: empty for the tester (tests
+/// serve the app at `/`), `/apps/<app>` for a release build, since every target serves an app
+/// there and frameworks that need absolute asset URLs (Next.js, Expo) build them from it.
+/// Cache directories are created so the sandbox can bind them.
 pub fn command_env(
     cache_root: &Path,
     template: &Template,
-    project: &str,
+    base_path: &str,
     commit: &str,
 ) -> std::io::Result<CommandEnv> {
     let mut env = CommandEnv {
         vars: vec![
             ("KILN_BUILD_SHA".into(), commit.into()),
-            // Every target serves an app under `/apps/<app>/`; frameworks that need absolute
-            // asset URLs (Next.js, Expo) build them from this.
-            ("BASE_PATH".into(), format!("/apps/{project}")),
+            ("BASE_PATH".into(), base_path.into()),
         ],
         writable: vec![],
     };
@@ -102,7 +103,7 @@ mod tests {
         let catalog = Catalog::embedded().unwrap();
         let root = tempfile::tempdir().unwrap();
         let node = catalog.get("node-express").unwrap();
-        let env = command_env(root.path(), node, "shop", "abc123").unwrap();
+        let env = command_env(root.path(), node, "/apps/shop", "abc123").unwrap();
         let get = |k: &str| {
             env.vars
                 .iter()
@@ -118,7 +119,7 @@ mod tests {
         assert_eq!(get("CARGO_HOME"), None);
 
         let site = catalog.get("static-site").unwrap();
-        let env = command_env(root.path(), site, "shop", "abc123").unwrap();
+        let env = command_env(root.path(), site, "", "abc123").unwrap();
         assert!(env.writable.is_empty());
         assert_eq!(env.vars.len(), 2);
     }

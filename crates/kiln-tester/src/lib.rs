@@ -463,7 +463,7 @@ impl Tester {
                 return Ok(not_run(error));
             }
         };
-        let env = command_env(&cx.cache_dir, template, &task.project, commit)
+        let env = command_env(&cx.cache_dir, template, "", commit)
             .map_err(|e| HandlerError::retryable("creating the dependency caches", &e))?;
         let scratch = cx
             .scratch(&task.id.to_string())

@@ -165,6 +165,18 @@ impl Stack {
         (status, resp.json().await.unwrap_or(Value::Null))
     }
 
+    /// `DELETE <api><path>`; returns the status and the body as text.
+    pub async fn delete(&self, path: &str) -> (u16, String) {
+        let resp = self
+            .http
+            .delete(format!("{}{path}", self.api))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("DELETE {path}: {e}"));
+        let status = resp.status().as_u16();
+        (status, resp.text().await.unwrap_or_default())
+    }
+
     pub async fn task(&self, id: &str) -> Value {
         self.http
             .get(format!("{}/api/v1/tasks/{id}", self.api))

@@ -1,0 +1,84 @@
+//! `DELETE /api/v1/projects/{name}/app`: takes a deployed app offline for good and frees what
+//! it held (process, port, releases, web server site, database). The deployer that runs the
+//! app does the work; the API asks it over NATS and reports what it said.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use serde::{Deserialize, Serialize};
+use tracing::instrument;
+use utoipa::ToSchema;
+
+use kiln_contracts::apps::{RemoveApp, RemoveAppReply};
+
+use crate::error::{Error, Problem};
+use crate::{AppState, queries};
+
+/// How long a deployer may take to stop an app and drop its database.
+const REMOVE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What the deployer did.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AppRemoved {
+    pub project: String,
+    /// Deploy target the app ran on.
+    pub target: String,
+    /// What was freed, e.g. `process and releases on local`, `postgres database`.
+    pub freed: Vec<String>,
+}
+
+/// Delete a project's deployed app.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/projects/{name}/app",
+    tag = "catalog",
+    params(("name" = String, Path, description = "Project name")),
+    responses(
+        (status = 200, description = "The app is stopped and its resources are freed", body = AppRemoved),
+        (status = 404, description = "No such project", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The deployer could not remove it; nothing was lost, retry after fixing the reason", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "No deployer is running", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[instrument(skip_all, fields(project = %name))]
+pub async fn delete_app(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<AppRemoved>, Error> {
+    if !queries::project_exists(&state.ctx.db, &name).await? {
+        return Err(Error::ProjectNotFound(name));
+    }
+    let request = serde_json::to_vec(&RemoveApp {
+        project: name.clone(),
+    })
+    .unwrap_or_default();
+    let reply = tokio::time::timeout(
+        REMOVE_TIMEOUT,
+        state
+            .ctx
+            .nats
+            .request(state.ctx.subjects.app_remove(), request.into()),
+    )
+    .await
+    .map_err(|_| Error::Nats {
+        context: "asking a deployer to remove the app",
+        message: format!("no answer within {REMOVE_TIMEOUT:?}"),
+    })?
+    .map_err(|e| Error::Nats {
+        context: "asking a deployer to remove the app",
+        message: e.to_string(),
+    })?;
+    match serde_json::from_slice::<RemoveAppReply>(&reply.payload) {
+        Ok(RemoveAppReply::Removed { target, freed }) => Ok(Json(AppRemoved {
+            project: name,
+            target,
+            freed,
+        })),
+        Ok(RemoveAppReply::Failed { reason }) => Err(Error::AppNotRemoved { app: name, reason }),
+        Err(e) => Err(Error::Nats {
+            context: "reading the deployer's answer",
+            message: e.to_string(),
+        }),
+    }
+}
