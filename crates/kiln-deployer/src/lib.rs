@@ -15,12 +15,16 @@ use kiln_git::Git;
 use kiln_runtime::{Binding, Ctx, Handler, HandlerError, Job, Next, Runtime, Shutdown};
 use kiln_store::TaskStatus;
 use kiln_store::records::{self, Deployment};
-use kiln_targets::{DeploySpec, Deployed, ServeKind, Target, Verification};
+use kiln_targets::{DeploySpec, Deployed, ServeKind, Verification};
 use kiln_targets::{LocalConfig, LocalTarget};
+use targets::{AnyTarget, Targets};
 use kiln_templates::Catalog;
 use kiln_tester::Phase;
 use sqlx::PgConnection;
 use uuid::Uuid;
+
+mod remove;
+mod targets;
 
 /// Deployer settings (`[deployer]`).
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -34,6 +38,11 @@ pub struct Config {
     pub readiness_timeout_secs: u64,
     /// Limits of the install and build commands run before deploying.
     pub build: kiln_tester::Config,
+    /// Where per-app databases are created (`[deployer.databases]`).
+    pub databases: kiln_appdb::Config,
+    /// Deploy targets besides `local`, by name (`[deployer.targets.<name>]`); a project deploys
+    /// to the one its tasks name.
+    pub targets: std::collections::BTreeMap<String, targets::TargetConfig>,
 }
 
 impl Default for Config {
@@ -43,13 +52,25 @@ impl Default for Config {
             public_url: None,
             readiness_timeout_secs: 20,
             build: kiln_tester::Config::default(),
+            databases: kiln_appdb::Config::default(),
+            targets: Default::default(),
         }
     }
 }
 
 /// What one deploy produced.
 pub struct Outcome {
-    target: &'static str,
+    target: String,
+    deployed: Deployed,
+    verification: Verification,
+    /// When verification failed: the previous verified release made live again, or why that
+    /// was not possible.
+    rollback: Option<Result<Rollback, String>>,
+}
+
+/// The previous verified release, live again after a failed verification.
+pub struct Rollback {
+    commit: String,
     deployed: Deployed,
     verification: Verification,
 }
@@ -58,7 +79,8 @@ pub struct Deployer {
     git: Git,
     sandbox: Result<kiln_sandbox::Sandbox, String>,
     catalog: Catalog,
-    target: LocalTarget,
+    targets: Targets,
+    databases: kiln_appdb::AppDatabases,
     config: Config,
 }
 
@@ -80,6 +102,7 @@ impl Deployer {
         cx: &Ctx,
         job: &Job<WorkItem>,
         source_dir: std::path::PathBuf,
+        env: Vec<(String, String)>,
     ) -> Result<DeploySpec, HandlerError> {
         let task = &job.task;
         let template = self.catalog.get(&task.template).ok_or_else(|| {
@@ -92,7 +115,7 @@ impl Deployer {
             },
             kiln_templates::ServeKind::Process => ServeKind::Process {
                 run: serve.run.clone().unwrap_or_default(),
-                env: vec![],
+                env,
             },
         };
         let mut conn = cx.db.acquire().await?;
@@ -129,9 +152,13 @@ impl Handler for Deployer {
         let task = &job.task;
         let commit = &job.input.commit;
         let short = &commit[..commit.len().min(12)];
+        let target = self.target_of(cx, &task.project).await?;
+        // What a failed verification rolls back to: the last deployment that verified.
+        let previous = records::live_deployment(&cx.db, &task.project)
+            .await?
+            .filter(|d| &d.commit_sha != commit && d.target == target.name());
         // Remote state first: a redelivered message must not build and deploy again.
-        let already = self
-            .target
+        let already = target
             .current(&task.project)
             .await
             .filter(|(live, _)| live == commit);
@@ -143,7 +170,7 @@ impl Handler for Deployer {
                         deployed.url
                     ))
                     .await;
-                let spec = self.spec(cx, job, deployed.dir.clone()).await?;
+                let spec = self.spec(cx, job, deployed.dir.clone(), vec![]).await?;
                 (spec, deployed, None)
             }
             None => {
@@ -190,16 +217,26 @@ impl Handler for Deployer {
                     .find(|r| r.exit_code != Some(0) || r.timed_out || r.limit_hit.is_some())
                 {
                     return Err(HandlerError::Permanent(format!(
-                        "release build failed: `{}` exited with {:?}: {}",
+                        "release build failed: `{}` exited with {:?}{}: {}",
                         failed.command,
                         failed.exit_code,
+                        failed
+                            .limit_hit
+                            .as_ref()
+                            .map(|l| format!(" (stopped by the {l})"))
+                            .unwrap_or_default(),
                         failed.output_tail.lines().last().unwrap_or_default()
                     )));
                 }
-                let spec = self.spec(cx, job, ws).await?;
-                let deployed = self.target.deploy(&spec).await.map_err(|e| {
+                let mut app_env = vec![("KILN_BUILD_SHA".to_owned(), commit.clone())];
+                if let Some(db) = &template.manifest.database {
+                    app_env.push(("DATABASE_URL".into(), self.database(job, &ws, db).await?));
+                }
+                let spec = self.spec(cx, job, ws, app_env).await?;
+                let deployed = target.deploy(&spec).await.map_err(|e| {
                     HandlerError::Permanent(format!(
-                        "deploy to the local target failed: {}",
+                        "deploy to the {} target failed: {}",
+                        target.name(),
                         kiln_runtime::harness::error_chain(&e)
                     ))
                 })?;
@@ -216,7 +253,9 @@ impl Handler for Deployer {
             "verifying the live app",
         )
         .await?;
-        let verification = self.target.verify(&spec, &deployed).await;
+        let verification = target.verify(&spec, &deployed).await;
+        log_checks(job, "verify", &verification).await;
+        let mut rollback = None;
         if verification.ok {
             // `main` records what is live: revisions start from it.
             self.git
@@ -225,24 +264,27 @@ impl Handler for Deployer {
                 .map_err(|e| {
                     HandlerError::retryable("recording the deployed commit on main", &e)
                 })?;
-        }
-        for c in &verification.checks {
-            let line = format!(
-                "verify {}: {} ({})",
-                c.name,
-                if c.ok { "ok" } else { "FAILED" },
-                c.detail
-            );
-            if c.ok {
-                job.log.info(line).await;
-            } else {
-                job.log.error(line).await;
+        } else if let Some(prev) = previous {
+            rollback = Some(self.roll_back(job, target, &spec, &prev).await);
+        } else {
+            // Nothing verified to go back to: a broken app must not stay reachable.
+            job.log
+                .warn("verification failed and there is no earlier verified release; taking the app offline")
+                .await;
+            if let Err(e) = target.stop(&task.project).await {
+                job.log
+                    .error(format!(
+                        "could not take the app offline: {}",
+                        kiln_runtime::harness::error_chain(&e)
+                    ))
+                    .await;
             }
         }
         Ok(Outcome {
-            target: self.target.kind(),
+            target: target.name().to_owned(),
             deployed,
             verification,
+            rollback,
         })
     }
 
@@ -254,42 +296,213 @@ impl Handler for Deployer {
         out: Outcome,
     ) -> Result<Next, HandlerError> {
         let ok = out.verification.ok;
-        let deployment = Deployment {
+        let record = |commit: &str, status: &str, deployed: &Deployed, v: &Verification| Deployment {
             id: Uuid::now_v7(),
             task_id: job.task.id,
             project: job.task.project.clone(),
-            commit_sha: job.input.commit.clone(),
-            target: out.target.into(),
-            url: out.deployed.url.clone(),
-            status: if ok { "live" } else { "failed" }.into(),
-            verification: serde_json::to_value(&out.verification).unwrap_or_default(),
+            commit_sha: commit.to_owned(),
+            target: out.target.clone(),
+            url: deployed.url.clone(),
+            status: status.into(),
+            verification: serde_json::to_value(v).unwrap_or_default(),
             created_at: time::OffsetDateTime::now_utc(),
         };
-        records::insert_deployment(tx, job.task.project_id, &deployment).await?;
         if ok {
-            Ok(Next {
+            let d = record(&job.input.commit, "live", &out.deployed, &out.verification);
+            records::insert_deployment(tx, job.task.project_id, &d).await?;
+            return Ok(Next {
                 status: Some((TaskStatus::Deployed, None)),
                 ..Next::advance(format!("live at {} and verified", out.deployed.url), vec![])
-            })
-        } else {
-            let failed: Vec<String> = out
-                .verification
-                .checks
-                .iter()
-                .filter(|c| !c.ok)
-                .map(|c| format!("{}: {}", c.name, c.detail))
-                .collect();
-            let reason = format!(
-                "verification of {} failed: {}",
-                out.deployed.url,
-                failed.join("; ")
-            );
-            Ok(Next {
-                status: Some((TaskStatus::Failed, Some(reason.clone()))),
-                run: kiln_runtime::RunStatus::Failed,
-                ..Next::advance(reason, vec![])
-            })
+            });
         }
+        let failed: Vec<String> = out
+            .verification
+            .checks
+            .iter()
+            .filter(|c| !c.ok)
+            .map(|c| format!("{}: {}", c.name, c.detail))
+            .collect();
+        let why = format!(
+            "verification of {} at {} failed: {}",
+            short(&job.input.commit),
+            out.deployed.url,
+            failed.join("; ")
+        );
+        match &out.rollback {
+            Some(Ok(back)) => {
+                // Both attempts are on record: the release that failed, and the earlier one
+                // that is live again (and verified again).
+                let d = record(
+                    &job.input.commit,
+                    "rolled_back",
+                    &out.deployed,
+                    &out.verification,
+                );
+                records::insert_deployment(tx, job.task.project_id, &d).await?;
+                let d = record(&back.commit, "live", &back.deployed, &back.verification);
+                records::insert_deployment(tx, job.task.project_id, &d).await?;
+                let reason = format!(
+                    "{why}; rolled back to {}, which verified and is live again",
+                    short(&back.commit)
+                );
+                Ok(Next {
+                    status: Some((TaskStatus::RolledBack, Some(reason.clone()))),
+                    run: kiln_runtime::RunStatus::Failed,
+                    ..Next::advance(reason, vec![])
+                })
+            }
+            other => {
+                let d = record(&job.input.commit, "failed", &out.deployed, &out.verification);
+                records::insert_deployment(tx, job.task.project_id, &d).await?;
+                let reason = match other {
+                    Some(Err(e)) => format!("{why}; rolling back failed too: {e}"),
+                    _ => format!("{why}; there was no earlier verified release to roll back to"),
+                };
+                Ok(Next {
+                    status: Some((TaskStatus::Failed, Some(reason.clone()))),
+                    run: kiln_runtime::RunStatus::Failed,
+                    ..Next::advance(reason, vec![])
+                })
+            }
+        }
+    }
+}
+
+fn short(commit: &str) -> &str {
+    &commit[..commit.len().min(12)]
+}
+
+async fn log_checks(job: &Job<WorkItem>, what: &str, v: &Verification) {
+    for c in &v.checks {
+        let line = format!(
+            "{what} {}: {} ({})",
+            c.name,
+            if c.ok { "ok" } else { "FAILED" },
+            c.detail
+        );
+        if c.ok {
+            job.log.info(line).await;
+        } else {
+            job.log.error(line).await;
+        }
+    }
+}
+
+impl Deployer {
+    /// The target `project` deploys to.
+    async fn target_of(&self, cx: &Ctx, project: &str) -> Result<&AnyTarget, HandlerError> {
+        let name = records::project_deploy(&cx.db, project)
+            .await?
+            .map(|(_, target)| target)
+            .unwrap_or_else(|| targets::LOCAL.to_owned());
+        self.targets.get(&name).ok_or_else(|| {
+            HandlerError::Permanent(format!(
+                "project {project} deploys to target {name:?}, which this deployer does not have; configured targets: {}",
+                self.targets.names().join(", ")
+            ))
+        })
+    }
+
+    /// Provisions the app's database and returns its `DATABASE_URL` (never logged).
+    async fn database(
+        &self,
+        job: &Job<WorkItem>,
+        ws: &std::path::Path,
+        db: &kiln_templates::Database,
+    ) -> Result<String, HandlerError> {
+        let schema = match &db.schema {
+            Some(rel) => {
+                let path = ws.join(rel);
+                // The schema comes from generated code: it must stay inside the workspace.
+                let real = std::fs::canonicalize(&path).map_err(|e| {
+                    HandlerError::Permanent(format!(
+                        "database schema {} cannot be read: {e}",
+                        rel.display()
+                    ))
+                })?;
+                let root = std::fs::canonicalize(ws)
+                    .map_err(|e| HandlerError::retryable("resolving the workspace", &e))?;
+                if !real.starts_with(&root) {
+                    return Err(HandlerError::Permanent(format!(
+                        "database schema {} points outside the app's workspace",
+                        rel.display()
+                    )));
+                }
+                Some(std::fs::read_to_string(&real).map_err(|e| {
+                    HandlerError::Permanent(format!(
+                        "database schema {} cannot be read: {e}",
+                        rel.display()
+                    ))
+                })?)
+            }
+            None => None,
+        };
+        let app = &job.task.project;
+        let provisioned = self
+            .databases
+            .ensure(app, db.kind, schema.as_deref())
+            .await
+            .map_err(|e| {
+                let why = format!(
+                    "provisioning the {} database of {app}: {}",
+                    db.kind.as_str(),
+                    kiln_runtime::harness::error_chain(&e)
+                );
+                if e.is_retryable() {
+                    HandlerError::Retryable(why)
+                } else {
+                    HandlerError::Permanent(why)
+                }
+            })?;
+        job.log
+            .info(format!(
+                "{} database {} ready for {app} (DATABASE_URL injected)",
+                db.kind.as_str(),
+                provisioned.database
+            ))
+            .await;
+        Ok(provisioned.url)
+    }
+
+    /// Makes `prev` live again after `failed` did not verify, and verifies it.
+    async fn roll_back(
+        &self,
+        job: &Job<WorkItem>,
+        target: &AnyTarget,
+        failed: &DeploySpec,
+        prev: &Deployment,
+    ) -> Result<Rollback, String> {
+        let app = &job.task.project;
+        job.log
+            .warn(format!(
+                "rolling back {app} to {}, the last verified release",
+                short(&prev.commit_sha)
+            ))
+            .await;
+        let deployed = target
+            .activate(app, &prev.commit_sha)
+            .await
+            .map_err(|e| kiln_runtime::harness::error_chain(&e))?;
+        let spec = DeploySpec {
+            commit: prev.commit_sha.clone(),
+            source_dir: deployed.dir.clone(),
+            // The earlier release showed the project name; the new stories are not in it.
+            expect_text: vec![app.clone()],
+            ..failed.clone()
+        };
+        let verification = target.verify(&spec, &deployed).await;
+        log_checks(job, "rollback verify", &verification).await;
+        if !verification.ok {
+            return Err(format!(
+                "{} is live again but does not verify either",
+                short(&prev.commit_sha)
+            ));
+        }
+        Ok(Rollback {
+            commit: prev.commit_sha.clone(),
+            deployed,
+            verification,
+        })
     }
 }
 
