@@ -1,0 +1,1 @@
+"""The generated web app; see main.py."""
