@@ -65,9 +65,21 @@ fn options(raw: Option<serde_json::Value>) -> Result<serde_json::Value, Error> {
     };
     let parsed: kiln_store::people::TaskOptions = serde_json::from_value(value.clone()).map_err(|e| {
         Error::InvalidOptions(format!(
-            "{e} (known options: approval = none|plan|release|both, budget = {{max_tokens, max_cost_usd, max_calls}}, max_fix_rounds = 0..5)"
+            "{e} (known options: approval = none|plan|release|both, budget = {{max_tokens, max_cost_usd, max_calls}}, max_fix_rounds = 0..5, deploy_target = a target name)"
         ))
     })?;
+    if let Some(target) = &parsed.deploy_target {
+        let ok = !target.is_empty()
+            && target.len() <= 63
+            && target
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+        if !ok {
+            return Err(Error::InvalidOptions(format!(
+                "deploy_target {target:?} must be 1 to 63 of [a-z0-9_-] (\"local\" or a name under [deployer.targets])"
+            )));
+        }
+    }
     if parsed.max_fix_rounds.is_some_and(|n| n > 5) {
         return Err(Error::InvalidOptions(
             "max_fix_rounds must be between 0 and 5".into(),

@@ -152,7 +152,7 @@ impl Handler for Deployer {
         let task = &job.task;
         let commit = &job.input.commit;
         let short = &commit[..commit.len().min(12)];
-        let target = self.target_of(cx, &task.project).await?;
+        let target = self.target_of(cx, job).await?;
         // What a failed verification rolls back to: the last deployment that verified.
         let previous = records::live_deployment(&cx.db, &task.project)
             .await?
@@ -389,12 +389,22 @@ async fn log_checks(job: &Job<WorkItem>, what: &str, v: &Verification) {
 }
 
 impl Deployer {
-    /// The target `project` deploys to.
-    async fn target_of(&self, cx: &Ctx, project: &str) -> Result<&AnyTarget, HandlerError> {
-        let name = records::project_deploy(&cx.db, project)
-            .await?
-            .map(|(_, target)| target)
-            .unwrap_or_else(|| targets::LOCAL.to_owned());
+    /// The target the task's project deploys to; a task that names one moves the project.
+    async fn target_of(&self, cx: &Ctx, job: &Job<WorkItem>) -> Result<&AnyTarget, HandlerError> {
+        let project = &job.task.project;
+        let chosen = kiln_store::people::TaskOptions::of(&job.task.options).deploy_target;
+        let name = match chosen {
+            Some(name) => {
+                if self.targets.get(&name).is_some() {
+                    records::set_deploy_target(&cx.db, job.task.project_id, &name).await?;
+                }
+                name
+            }
+            None => records::project_deploy(&cx.db, project)
+                .await?
+                .map(|(_, target)| target)
+                .unwrap_or_else(|| targets::LOCAL.to_owned()),
+        };
         self.targets.get(&name).ok_or_else(|| {
             HandlerError::Permanent(format!(
                 "project {project} deploys to target {name:?}, which this deployer does not have; configured targets: {}",
@@ -514,6 +524,7 @@ pub async fn run(
     shutdown: Shutdown,
 ) -> Result<(), RunError> {
     let catalog = Catalog::load(base.runtime.templates_dir.as_deref())?;
+    let base_database_url = base.database.url.clone();
     let runtime = Runtime::start(base, "deployer", &shutdown).await?;
     let listener = tokio::net::TcpListener::bind(config.http)
         .await
@@ -541,6 +552,15 @@ pub async fn run(
         public_url.clone(),
         local,
     );
+    let targets = Targets::new(target.clone(), &config.targets)?;
+    let key = kiln_appdb::SecretKey::load_or_create(
+        &runtime.cx.data_dir.join("secrets").join("appdb.key"),
+    )?;
+    let databases = kiln_appdb::AppDatabases::new(
+        &config.databases,
+        base_database_url.expose(),
+        key,
+    )?;
     for (app, result) in target.restore().await {
         match result {
             Ok(d) => tracing::info!(app = %app, url = %d.url, "restored live app"),
@@ -562,14 +582,23 @@ pub async fn run(
         }
     });
     tracing::info!(addr = %bound, public_url = %public_url, "app proxy listening");
+    let removals = tokio::spawn(remove::serve(
+        runtime.cx.clone(),
+        catalog.clone(),
+        targets.clone(),
+        databases.clone(),
+        shutdown.clone(),
+    ));
     let deployer = Deployer {
         git: Git::new(),
         sandbox: kiln_tester::sandbox(&sandbox_config),
         catalog,
-        target: target.clone(),
+        targets,
+        databases,
         config,
     };
     runtime.run(deployer, shutdown).await?;
+    let _ = removals.await;
     target.shutdown().await;
     let _ = server.await;
     runtime.finish().await;
@@ -582,6 +611,10 @@ pub enum RunError {
     Runtime(#[from] kiln_runtime::Error),
     #[error("stack templates")]
     Templates(#[from] kiln_templates::Error),
+    #[error("deploy targets")]
+    Targets(#[from] kiln_targets::Error),
+    #[error("app databases")]
+    Databases(#[from] kiln_appdb::Error),
 }
 
 #[cfg(test)]

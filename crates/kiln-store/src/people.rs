@@ -293,6 +293,10 @@ pub struct TaskOptions {
     /// Self-correction rounds after the first test run (1..=5; default from config).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_fix_rounds: Option<u32>,
+    /// Deploy target (`local` or a name under `[deployer.targets]`) for this task's project;
+    /// the project keeps it for later tasks that name none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deploy_target: Option<String>,
 }
 
 impl TaskOptions {
