@@ -150,7 +150,7 @@ pub(crate) fn valid_app_name(app: &str) -> bool {
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
-fn valid_commit(commit: &str) -> bool {
+pub(crate) fn valid_commit(commit: &str) -> bool {
     !commit.is_empty()
         && commit.len() <= 128
         && !commit.starts_with('.')

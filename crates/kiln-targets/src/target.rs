@@ -29,6 +29,19 @@ pub trait Target: Send + Sync {
     /// Stopping an app that is not deployed succeeds.
     fn stop(&self, app: &str) -> impl Future<Output = Result<(), Error>> + Send;
 
+    /// Makes an earlier release of `app` live again without its build directory, e.g. to roll
+    /// back after a new deploy failed verification. Fails with [`Error::ReleaseMissing`] when
+    /// the release is no longer on the target. Activating the live release changes nothing.
+    fn activate(
+        &self,
+        app: &str,
+        commit: &str,
+    ) -> impl Future<Output = Result<Deployed, Error>> + Send;
+
+    /// Stops `app` and deletes its releases and records, freeing whatever it held (port, proxy
+    /// site). Removing an app that does not exist succeeds.
+    fn remove(&self, app: &str) -> impl Future<Output = Result<(), Error>> + Send;
+
     /// The commit live for `app` and where it is, if any.
     fn current(&self, app: &str) -> impl Future<Output = Option<(String, Deployed)>> + Send;
 }

@@ -6,6 +6,7 @@
 //! `nats://127.0.0.1:4222`) point the tests at other servers.
 
 pub mod fake_llm;
+pub mod ssh_host;
 pub mod stack;
 
 use std::path::{Path, PathBuf};

@@ -264,6 +264,24 @@ impl LocalTarget {
                 })??
         };
 
+        {
+            let root = inner.root.clone();
+            let owned = spec.clone();
+            let written =
+                tokio::task::spawn_blocking(move || release::write_release_spec(&root, &owned))
+                    .await
+                    .map_err(|source| Error::Task {
+                        app: spec.app.clone(),
+                        what: "record",
+                        source,
+                    })
+                    .and_then(|result| result);
+            if let Err(err) = written {
+                // Serving works without it; only a later rollback to this release would fail.
+                warn!(app = %spec.app, commit = %spec.commit, error = %err, "could not record release spec");
+            }
+        }
+
         let url = self.app_url(&spec.app);
         let (serve, port) = match (&spec.kind, static_dir) {
             (ServeKind::Process { run, env }, _) => {
@@ -385,9 +403,58 @@ impl LocalTarget {
         if !crate::spec::valid_app_name(app) {
             return Ok(());
         }
-        let inner = &self.inner;
-        let lock = inner.deploy_lock(app);
+        let lock = self.inner.deploy_lock(app);
         let _guard = lock.lock().await;
+        self.stop_locked(app).await
+    }
+
+    /// Starts an earlier release again from its recorded spec; the build directory may be gone.
+    async fn activate_local(&self, app: &str, commit: &str) -> Result<Deployed, Error> {
+        let missing = || Error::ReleaseMissing {
+            app: app.to_owned(),
+            commit: commit.to_owned(),
+        };
+        if !crate::spec::valid_app_name(app) || !crate::spec::valid_commit(commit) {
+            return Err(missing());
+        }
+        let root = self.inner.root.clone();
+        let (owned_app, owned_commit) = (app.to_owned(), commit.to_owned());
+        let spec = tokio::task::spawn_blocking(move || {
+            release::read_release_spec(&root, &owned_app, &owned_commit)
+        })
+        .await
+        .map_err(|source| Error::Task {
+            app: app.to_owned(),
+            what: "activate",
+            source,
+        })??
+        .ok_or_else(missing)?;
+        self.deploy_local(&spec).await
+    }
+
+    async fn remove_app(&self, app: &str) -> Result<(), Error> {
+        if !crate::spec::valid_app_name(app) {
+            return Ok(());
+        }
+        let lock = self.inner.deploy_lock(app);
+        let _guard = lock.lock().await;
+        self.stop_locked(app).await?;
+        let root = self.inner.root.clone();
+        let owned = app.to_owned();
+        tokio::task::spawn_blocking(move || release::remove_app(&root, &owned))
+            .await
+            .map_err(|source| Error::Task {
+                app: app.to_owned(),
+                what: "remove",
+                source,
+            })??;
+        info!(app, "app removed");
+        Ok(())
+    }
+
+    /// Takes the app offline; the caller holds the app's deploy lock.
+    async fn stop_locked(&self, app: &str) -> Result<(), Error> {
+        let inner = &self.inner;
         let removed = {
             let mut apps = inner.apps.lock().unwrap_or_else(PoisonError::into_inner);
             apps.remove(app)
@@ -458,6 +525,14 @@ impl Target for LocalTarget {
 
     async fn stop(&self, app: &str) -> Result<(), Error> {
         self.stop_app(app).await
+    }
+
+    async fn activate(&self, app: &str, commit: &str) -> Result<Deployed, Error> {
+        self.activate_local(app, commit).await
+    }
+
+    async fn remove(&self, app: &str) -> Result<(), Error> {
+        self.remove_app(app).await
     }
 
     async fn current(&self, app: &str) -> Option<(String, Deployed)> {

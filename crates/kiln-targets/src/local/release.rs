@@ -146,6 +146,57 @@ pub(crate) fn remove_record(root: &Path, app: &str) -> Result<(), Error> {
     }
 }
 
+/// Where the spec of one release is kept, so [`read_release_spec`] can start it again later
+/// (a rollback) after its build directory is gone. The leading `.` keeps it apart from releases.
+fn release_spec_path(root: &Path, app: &str, commit: &str) -> PathBuf {
+    root.join(app).join(format!(".spec-{commit}.json"))
+}
+
+/// Remembers how `spec`'s release is started. Owner-only because the env may hold secrets.
+pub(crate) fn write_release_spec(root: &Path, spec: &DeploySpec) -> Result<(), Error> {
+    let path = release_spec_path(root, &spec.app, &spec.commit);
+    let json = serde_json::to_vec_pretty(spec).map_err(|source| Error::Record {
+        path: path.clone(),
+        source,
+    })?;
+    write_atomic(&path, &json, 0o600)
+}
+
+/// The spec a release was deployed with, or `None` when the release or its spec is gone.
+pub(crate) fn read_release_spec(
+    root: &Path,
+    app: &str,
+    commit: &str,
+) -> Result<Option<DeploySpec>, Error> {
+    if !root.join(app).join(commit).is_dir() {
+        return Ok(None);
+    }
+    let path = release_spec_path(root, app, commit);
+    let bytes = match fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(err) => return Err(io_err("read release spec", &path)(err)),
+    };
+    let spec: DeploySpec = serde_json::from_slice(&bytes).map_err(|source| Error::Record {
+        path: path.clone(),
+        source,
+    })?;
+    Ok((spec.app == app && spec.commit == commit).then_some(spec))
+}
+
+/// Deletes every release and record of `app`; a missing app directory is already removed.
+pub(crate) fn remove_app(root: &Path, app: &str) -> Result<(), Error> {
+    let dir = root.join(app);
+    match fs::remove_dir_all(&dir) {
+        Err(err) if err.kind() != std::io::ErrorKind::NotFound => Err(Error::Io {
+            action: "remove app directory",
+            path: dir,
+            source: err,
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// Specs of every app that was live when the deployer last ran, sorted by app name.
 pub(crate) fn read_records(root: &Path) -> Vec<Result<DeploySpec, Error>> {
     let entries = match fs::read_dir(root) {
@@ -219,6 +270,42 @@ mod tests {
             fs::read_to_string(again.join("dist/index.html")).expect("read"),
             "hi"
         );
+    }
+
+    #[test]
+    fn release_specs_round_trip_and_vanish_with_the_app() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let root = tmp.path().join("root");
+        let spec = DeploySpec {
+            app: "app".into(),
+            commit: "c1".into(),
+            source_dir: tmp.path().join("gone"),
+            kind: crate::ServeKind::Process {
+                run: "node server.js".into(),
+                env: vec![("TOKEN".into(), "s3cret".into())],
+            },
+            health_path: "/".into(),
+            version_path: "/v".into(),
+            expect_text: vec![],
+        };
+        fs::create_dir_all(root.join("app/c1")).expect("mkdir");
+        write_release_spec(&root, &spec).expect("write spec");
+        let mode = fs::metadata(root.join("app/.spec-c1.json"))
+            .expect("stat")
+            .permissions();
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+            0o600
+        );
+        assert_eq!(
+            read_release_spec(&root, "app", "c1").expect("read"),
+            Some(spec)
+        );
+        assert_eq!(read_release_spec(&root, "app", "c2").expect("read"), None);
+        remove_app(&root, "app").expect("remove");
+        remove_app(&root, "app").expect("remove twice");
+        assert!(!root.join("app").exists());
+        assert_eq!(read_release_spec(&root, "app", "c1").expect("read"), None);
     }
 
     #[test]
