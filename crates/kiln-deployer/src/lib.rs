@@ -17,10 +17,10 @@ use kiln_store::TaskStatus;
 use kiln_store::records::{self, Deployment};
 use kiln_targets::{DeploySpec, Deployed, ServeKind, Verification};
 use kiln_targets::{LocalConfig, LocalTarget};
-use targets::{AnyTarget, Targets};
 use kiln_templates::Catalog;
 use kiln_tester::Phase;
 use sqlx::PgConnection;
+use targets::{AnyTarget, Targets};
 use uuid::Uuid;
 
 mod remove;
@@ -296,17 +296,18 @@ impl Handler for Deployer {
         out: Outcome,
     ) -> Result<Next, HandlerError> {
         let ok = out.verification.ok;
-        let record = |commit: &str, status: &str, deployed: &Deployed, v: &Verification| Deployment {
-            id: Uuid::now_v7(),
-            task_id: job.task.id,
-            project: job.task.project.clone(),
-            commit_sha: commit.to_owned(),
-            target: out.target.clone(),
-            url: deployed.url.clone(),
-            status: status.into(),
-            verification: serde_json::to_value(v).unwrap_or_default(),
-            created_at: time::OffsetDateTime::now_utc(),
-        };
+        let record =
+            |commit: &str, status: &str, deployed: &Deployed, v: &Verification| Deployment {
+                id: Uuid::now_v7(),
+                task_id: job.task.id,
+                project: job.task.project.clone(),
+                commit_sha: commit.to_owned(),
+                target: out.target.clone(),
+                url: deployed.url.clone(),
+                status: status.into(),
+                verification: serde_json::to_value(v).unwrap_or_default(),
+                created_at: time::OffsetDateTime::now_utc(),
+            };
         if ok {
             let d = record(&job.input.commit, "live", &out.deployed, &out.verification);
             records::insert_deployment(tx, job.task.project_id, &d).await?;
@@ -352,7 +353,12 @@ impl Handler for Deployer {
                 })
             }
             other => {
-                let d = record(&job.input.commit, "failed", &out.deployed, &out.verification);
+                let d = record(
+                    &job.input.commit,
+                    "failed",
+                    &out.deployed,
+                    &out.verification,
+                );
                 records::insert_deployment(tx, job.task.project_id, &d).await?;
                 let reason = match other {
                     Some(Err(e)) => format!("{why}; rolling back failed too: {e}"),
@@ -556,11 +562,8 @@ pub async fn run(
     let key = kiln_appdb::SecretKey::load_or_create(
         &runtime.cx.data_dir.join("secrets").join("appdb.key"),
     )?;
-    let databases = kiln_appdb::AppDatabases::new(
-        &config.databases,
-        base_database_url.expose(),
-        key,
-    )?;
+    let databases =
+        kiln_appdb::AppDatabases::new(&config.databases, base_database_url.expose(), key)?;
     for (app, result) in target.restore().await {
         match result {
             Ok(d) => tracing::info!(app = %app, url = %d.url, "restored live app"),

@@ -81,7 +81,11 @@ async fn remove(
     }
     freed.push(format!(
         "process, port and releases on {}",
-        if target_name == LOCAL { LOCAL } else { &target_name }
+        if target_name == LOCAL {
+            LOCAL
+        } else {
+            &target_name
+        }
     ));
     if let Some(db) = catalog
         .get(&template)
