@@ -33,6 +33,12 @@ pub enum Command {
         #[arg(long, default_value_t = 200)]
         samples: usize,
     },
+    /// A template's first vs second validation (dependency cache) and the pipeline's
+    /// POST-to-verified time next to running the same commands by hand.
+    Template {
+        #[arg(default_value = "node-express")]
+        template: String,
+    },
 }
 
 /// Passes work straight on; the last stage marks the task deployed.
@@ -100,7 +106,12 @@ fn ms(d: Duration) -> String {
 }
 
 pub async fn run(config: Option<&Path>, command: Command) -> anyhow::Result<ExitCode> {
-    let Command::Pipeline { samples } = command;
+    let samples = match command {
+        Command::Pipeline { samples } => samples,
+        Command::Template { template } => {
+            return crate::bench_template::run(config, &template).await;
+        }
+    };
     let samples = samples.max(10);
     let mut base = Loader::new(config)
         .base()

@@ -1,6 +1,7 @@
 //! The `kiln` binary: parses arguments and hands over to the service libraries.
 
 mod bench;
+mod bench_template;
 mod openapi;
 mod serve;
 mod task;
@@ -41,7 +42,7 @@ enum Command {
         #[command(subcommand)]
         command: task::Command,
     },
-    /// Measure the pipeline's messaging overhead.
+    /// Measure the pipeline's messaging overhead, or a template's validation and deploy times.
     Bench {
         #[command(subcommand)]
         command: bench::Command,
