@@ -670,3 +670,101 @@ async fn invalid_output_is_repaired_once_and_otherwise_fails_clearly() {
     );
     assert_eq!(script.calls("plan"), 4, "one re-ask, not a loop");
 }
+
+/// A whole-file edit of static-site's stylesheet: a real change that shows nothing new.
+fn restyle(colour: &str) -> Say {
+    Say::Text(format!(
+        "FILE: styles.css\n```css\nbody {{ font-family: sans-serif; color: {colour}; }}\n```\n"
+    ))
+}
+
+#[tokio::test]
+async fn a_revision_that_fails_verification_over_ssh_rolls_back_to_the_verified_release() {
+    let host = kiln_testkit::ssh_host::SshHost::start();
+    // The second plan promises a story the model never puts on the page: tests pass (the
+    // page still matches kiln.json), but the live page lacks it and verification fails.
+    let script = Script::new()
+        .on(
+            "plan",
+            vec![plan(&["Show the menu"]), plan(&["Opening hours"])],
+        )
+        .on("story", vec![restyle("black"), restyle("navy")])
+        .on("review", vec![review("pass")]);
+    let fake = script.serve().await;
+    let mut env = llm_env(&fake, KEY);
+    let target = |k: &str, v: String| (format!("KILN_DEPLOYER__TARGETS__WEB__{k}"), v);
+    env.extend([
+        target("KIND", "ssh".into()),
+        target("HOST", host.host.clone()),
+        target("PORT", host.port.to_string()),
+        target("USER", host.user.clone()),
+        target("IDENTITY_FILE", host.identity_file.display().to_string()),
+        target("KNOWN_HOSTS_FILE", host.known_hosts_file.display().to_string()),
+        target("REMOTE_ROOT", host.remote_root.display().to_string()),
+        target("PUBLIC_URL", host.public_url.clone()),
+        target("NGINX_APPS_DIR", host.nginx_apps_dir.display().to_string()),
+        target("NGINX_TEST", host.nginx_test.clone()),
+        target("NGINX_RELOAD", host.nginx_reload.clone()),
+    ]);
+    let stack = Stack::start_with(TestEnv::new().await, env!("CARGO_BIN_EXE_kiln"), env).await;
+
+    let (status, body) = stack
+        .post_task(
+            &json!({"kind": "new_app", "template": "static-site", "name": "diner",
+                    "brief": "A diner's page with its menu.",
+                    "options": {"deploy_target": "web"}}),
+            None,
+        )
+        .await;
+    assert_eq!(status, 202, "{body:#}");
+    let first = body["id"].as_str().expect("id").to_owned();
+    let first = stack.wait_finished(&first, FINISH).await;
+    assert_eq!(first["status"], "deployed", "{first:#}");
+    let url = first["deployment"]["url"].as_str().expect("url").to_owned();
+    assert!(
+        url.starts_with(&host.public_url),
+        "served by the ssh host's nginx: {url}"
+    );
+    let sha1 = first["deployment"]["commit_sha"]
+        .as_str()
+        .expect("sha")
+        .to_owned();
+    assert_eq!(fetch(&format!("{url}__kiln/version")).await.1.trim(), sha1);
+
+    let (status, body) = stack
+        .post_task(
+            &json!({"kind": "revision", "project": "diner",
+                    "brief": "Show the opening hours.", "options": {"max_fix_rounds": 0}}),
+            None,
+        )
+        .await;
+    assert_eq!(status, 202, "{body:#}");
+    let rev = body["id"].as_str().expect("id").to_owned();
+    let rev = stack.wait_finished(&rev, FINISH).await;
+    assert_eq!(rev["status"], "rolled_back", "{rev:#}");
+    let reason = rev["status_reason"].to_string() + &rev.to_string();
+    assert!(
+        reason.contains("Opening hours") && reason.contains("rolled back to"),
+        "{reason}"
+    );
+    // Both attempts are on record: the release that failed and the earlier one, live again.
+    let mut conn = stack.env.pool.acquire().await.expect("db");
+    let rows: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT d.commit_sha, d.status, d.target FROM deployments d \
+         WHERE d.task_id = $1 ORDER BY d.created_at",
+    )
+    .bind(uuid::Uuid::parse_str(rev["id"].as_str().unwrap()).unwrap())
+    .fetch_all(&mut *conn)
+    .await
+    .expect("deployments");
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(rows[0].1, "rolled_back", "{rows:?}");
+    assert_ne!(rows[0].0, sha1, "the failed attempt is the new commit");
+    assert_eq!((rows[1].0.as_str(), rows[1].1.as_str()), (sha1.as_str(), "live"));
+    assert_eq!(rows[1].2, "web");
+    // nginx serves the verified release again.
+    assert_eq!(fetch(&format!("{url}__kiln/version")).await.1.trim(), sha1);
+    let (code, page) = fetch(&url).await;
+    assert_eq!(code, 200);
+    assert!(!page.contains("Opening hours"), "{page}");
+}
