@@ -791,3 +791,92 @@ async fn unreachable_upstream_is_a_502() {
     assert!(body.contains("app hung is not reachable"), "{body}");
     h.target.shutdown().await;
 }
+
+#[tokio::test]
+async fn activate_rolls_back_to_a_kept_release_without_its_build() {
+    let h = harness().await;
+    let src = h.node_app("node-src");
+    let first = h
+        .target
+        .deploy(&node_spec("back", "r1", &src, &[("GREETING", "first")]))
+        .await
+        .expect("deploy r1");
+    h.target
+        .deploy(&node_spec("back", "r2", &src, &[("GREETING", "second")]))
+        .await
+        .expect("deploy r2");
+    let (_, version) = h.get("/apps/back/__kiln/version").await;
+    assert_eq!(version.trim(), "r2");
+
+    std::fs::remove_dir_all(&src).expect("remove build");
+    let back = h.target.activate("back", "r1").await.expect("activate r1");
+    assert_eq!(back.dir, first.dir);
+    let (_, version) = h.get("/apps/back/__kiln/version").await;
+    assert_eq!(version.trim(), "r1");
+    let env = h.env_of("back").await;
+    assert_eq!(env["env"]["GREETING"], "first", "r1 runs with its own env");
+    assert_eq!(
+        h.target.current("back").await.map(|(commit, _)| commit),
+        Some("r1".to_string())
+    );
+    let again = h
+        .target
+        .activate("back", "r1")
+        .await
+        .expect("activate again");
+    assert_eq!(again, back);
+
+    let err = h
+        .target
+        .activate("back", "r9")
+        .await
+        .expect_err("r9 never deployed");
+    assert!(matches!(err, Error::ReleaseMissing { .. }), "{err}");
+    assert_eq!(
+        err.to_string(),
+        "app back has no release r9 on this target; deploy that commit again"
+    );
+    h.target.shutdown().await;
+}
+
+#[tokio::test]
+async fn remove_stops_the_app_and_deletes_its_releases() {
+    let h = harness().await;
+    let src = h.node_app("node-src");
+    let deployed = h
+        .target
+        .deploy(&node_spec("doomed", "d1", &src, &[]))
+        .await
+        .expect("deploy");
+    let pid = pid_of(&h.env_of("doomed").await);
+    h.target.remove("doomed").await.expect("remove");
+    assert_eq!(h.get("/apps/doomed/").await.0, 404);
+    assert_eq!(h.target.current("doomed").await, None);
+    assert!(!deployed.dir.exists(), "release files are deleted");
+    assert!(!h.tmp_path.join("root/doomed").exists());
+    wait_until(
+        "removed app's process to exit",
+        Duration::from_secs(15),
+        async || !alive(pid),
+    )
+    .await;
+    let port = deployed.port.expect("port");
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "port {port} is still held"
+    );
+    let err = h
+        .target
+        .activate("doomed", "d1")
+        .await
+        .expect_err("release was removed");
+    assert!(matches!(err, Error::ReleaseMissing { .. }), "{err}");
+    h.target
+        .remove("doomed")
+        .await
+        .expect("second remove is fine");
+    h.target
+        .remove("never-deployed")
+        .await
+        .expect("unknown remove is fine");
+}

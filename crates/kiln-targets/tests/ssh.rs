@@ -458,3 +458,99 @@ async fn nginx_rejecting_the_snippet_keeps_the_old_one() {
         started.elapsed()
     );
 }
+
+/// Stands in for systemctl where systemd does not run (as in test containers): it logs every
+/// call and runs the unit's `ExecStart` in its own process group on `restart`, which is enough
+/// to check the unit kiln writes and the order of the commands it sends.
+const FAKE_SYSTEMCTL: &str = r#"#!/bin/sh
+echo "$*" >> "$KILN_FAKE_DIR/calls.log"
+for unit; do :; done
+pidfile="$KILN_FAKE_DIR/$unit.pid"
+case "$1" in
+  restart|stop)
+    if [ -f "$pidfile" ]; then kill -TERM "-$(cat "$pidfile")" 2>/dev/null; rm -f "$pidfile"; sleep 0.3; fi
+    [ "$1" = stop ] && exit 0
+    exec_start=$(sed -n 's/^ExecStart=//p' "$KILN_UNIT_DIR/$unit")
+    setsid sh -c "exec $exec_start" >/dev/null 2>&1 </dev/null &
+    echo $! > "$pidfile"
+    ;;
+esac
+exit 0
+"#;
+
+/// Kills what the fake systemctl started if the test fails before `remove` stops it.
+struct KillStarted(PathBuf);
+
+impl Drop for KillStarted {
+    fn drop(&mut self) {
+        if let Ok(pid) = std::fs::read_to_string(&self.0) {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", "--", &format!("-{}", pid.trim())])
+                .status();
+        }
+    }
+}
+
+#[tokio::test]
+async fn systemd_units_are_written_and_driven_in_order() {
+    logs();
+    let host = SshHost::start();
+    let fake = host.dir().join("fake-systemd");
+    let units = host.dir().join("units");
+    std::fs::create_dir_all(&fake).expect("mkdir");
+    let script = fake.join("systemctl");
+    std::fs::write(&script, FAKE_SYSTEMCTL).expect("write");
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    let mut config = config(&host);
+    config.supervisor = Supervisor::Systemd;
+    config.systemd_unit_dir = units.display().to_string();
+    config.systemctl = format!(
+        "env KILN_FAKE_DIR={} KILN_UNIT_DIR={} {}",
+        fake.display(),
+        units.display(),
+        script.display()
+    );
+    let target = target(config);
+    let _cleanup = KillStarted(fake.join("kiln-svc.service.pid"));
+    let src = host.dir().join("node-app");
+    std::fs::create_dir_all(&src).expect("mkdir");
+    std::fs::write(src.join("server.js"), SERVER_JS).expect("write");
+
+    let spec = node_spec("svc", "c1", &src, "node server.js");
+    let deployed = target.deploy(&spec).await.expect("deploy");
+    let verification = target.verify(&spec, &deployed).await;
+    assert!(verification.ok, "{verification:?}");
+    let unit = std::fs::read_to_string(units.join("kiln-svc.service")).expect("unit file");
+    let release = host.remote_root.join("svc/releases/c1");
+    assert!(
+        unit.contains(&format!(
+            "ExecStart=/bin/sh {}/.kiln/start.sh\n",
+            release.display()
+        )),
+        "{unit}"
+    );
+    assert!(
+        !unit.contains(SECRET),
+        "secrets belong in the 0600 env file"
+    );
+    let calls = std::fs::read_to_string(fake.join("calls.log")).expect("calls");
+    assert_eq!(
+        calls,
+        "daemon-reload\nenable --quiet kiln-svc.service\nrestart kiln-svc.service\n"
+    );
+
+    target.remove("svc").await.expect("remove");
+    let calls = std::fs::read_to_string(fake.join("calls.log")).expect("calls");
+    assert!(
+        calls.ends_with("stop kiln-svc.service\ndisable --quiet kiln-svc.service\ndaemon-reload\n"),
+        "{calls}"
+    );
+    assert!(!units.join("kiln-svc.service").exists());
+    assert_eq!(get(&deployed.url).await.0, 404);
+    let port = deployed.port.expect("port");
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "the app still listens on {port}"
+    );
+}

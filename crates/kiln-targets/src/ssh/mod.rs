@@ -29,6 +29,9 @@ pub(crate) use client::tail;
 pub(crate) use remote::q as quote;
 use remote::{Layout, ReleaseKind};
 
+/// Answers in a row showing the new state before a reload counts as done.
+const SETTLED_STREAK: u32 = 3;
+
 /// What keeps app processes running on the host.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -616,6 +619,7 @@ impl SshTarget {
     async fn settle(&self, app: &str, commit: Option<&str>) {
         let deadline = Instant::now() + Duration::from_secs(self.inner.config.reload_settle_secs);
         let url = self.app_url(app);
+        let mut streak = 0;
         loop {
             let stamp = match self.inner.http.get(&url).send().await {
                 Ok(response) => Some(
@@ -633,14 +637,17 @@ impl SshTarget {
                 // Unreachable nginx serves nothing of the app either.
                 (None, None) => true,
             };
-            if settled {
+            // Old workers may still take a connection or two right after the new ones answer;
+            // only a run of answers in the new state counts.
+            streak = if settled { streak + 1 } else { 0 };
+            if streak >= SETTLED_STREAK {
                 return;
             }
             if Instant::now() >= deadline {
                 warn!(app, commit, url = %url, "nginx did not show the change in time; a check right now may see the old state");
                 return;
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            tokio::time::sleep(Duration::from_millis(if streak > 0 { 50 } else { 100 })).await;
         }
     }
 
