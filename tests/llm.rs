@@ -699,7 +699,10 @@ async fn a_revision_that_fails_verification_over_ssh_rolls_back_to_the_verified_
         target("PORT", host.port.to_string()),
         target("USER", host.user.clone()),
         target("IDENTITY_FILE", host.identity_file.display().to_string()),
-        target("KNOWN_HOSTS_FILE", host.known_hosts_file.display().to_string()),
+        target(
+            "KNOWN_HOSTS_FILE",
+            host.known_hosts_file.display().to_string(),
+        ),
         target("REMOTE_ROOT", host.remote_root.display().to_string()),
         target("PUBLIC_URL", host.public_url.clone()),
         target("NGINX_APPS_DIR", host.nginx_apps_dir.display().to_string()),
@@ -760,7 +763,10 @@ async fn a_revision_that_fails_verification_over_ssh_rolls_back_to_the_verified_
     assert_eq!(rows.len(), 2, "{rows:?}");
     assert_eq!(rows[0].1, "rolled_back", "{rows:?}");
     assert_ne!(rows[0].0, sha1, "the failed attempt is the new commit");
-    assert_eq!((rows[1].0.as_str(), rows[1].1.as_str()), (sha1.as_str(), "live"));
+    assert_eq!(
+        (rows[1].0.as_str(), rows[1].1.as_str()),
+        (sha1.as_str(), "live")
+    );
     assert_eq!(rows[1].2, "web");
     // nginx serves the verified release again.
     assert_eq!(fetch(&format!("{url}__kiln/version")).await.1.trim(), sha1);

@@ -153,6 +153,17 @@ impl Handler for Deployer {
         let commit = &job.input.commit;
         let short = &commit[..commit.len().min(12)];
         let target = self.target_of(cx, job).await?;
+        if let Some(t) = self.catalog.get(&task.template)
+            && !t.manifest.deploy.iter().any(|k| k == target.kind())
+        {
+            return Err(HandlerError::Permanent(format!(
+                "template {} deploys to {} targets, not to {} (target {:?})",
+                t.name(),
+                t.manifest.deploy.join(", "),
+                target.kind(),
+                target.name()
+            )));
+        }
         // What a failed verification rolls back to: the last deployment that verified.
         let previous = records::live_deployment(&cx.db, &task.project)
             .await?

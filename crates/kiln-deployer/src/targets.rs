@@ -50,6 +50,11 @@ impl AnyTarget {
         }
     }
 
+    /// The target's kind, as templates list them in `deploy`.
+    pub fn kind(&self) -> &'static str {
+        each!(self, t => t.kind())
+    }
+
     pub async fn deploy(&self, spec: &DeploySpec) -> Result<Deployed, Error> {
         each!(self, t => t.deploy(spec).await)
     }

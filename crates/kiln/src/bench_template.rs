@@ -24,7 +24,8 @@ use kiln_tester::Phase;
 use sqlx::{Connection, PgConnection};
 use uuid::Uuid;
 
-const BRIEF: &str = "An order board for a pizza shop with a menu, an order list and delivery tracking.";
+const BRIEF: &str =
+    "An order board for a pizza shop with a menu, an order list and delivery tracking.";
 
 fn context(project: &str) -> RenderContext {
     let story = |t: &str| Story {
@@ -107,7 +108,9 @@ async fn by_hand(template: &Template, ws: &Path, cache: &Path) -> anyhow::Result
     }
     let serve = &template.manifest.serve;
     if serve.kind == ServeKind::Process {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
         let mut app = tokio::process::Command::new("sh")
             .arg("-c")
             .arg(format!("exec {}", serve.run.as_deref().unwrap_or_default()))
@@ -122,7 +125,12 @@ async fn by_hand(template: &Template, ws: &Path, cache: &Path) -> anyhow::Result
         let http = reqwest::Client::new();
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            if http.get(&url).send().await.is_ok_and(|r| r.status().is_success()) {
+            if http
+                .get(&url)
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
                 break;
             }
             if Instant::now() > deadline {
@@ -237,7 +245,11 @@ async fn post_and_wait(api: u16, template: &str) -> anyhow::Result<Duration> {
         match task["status"].as_str().unwrap_or_default() {
             "deployed" => return Ok(started.elapsed()),
             "blocked" | "failed" | "cancelled" | "rolled_back" => {
-                bail!("the task ended {}: {}", task["status"], task["gate"]["reasons"])
+                bail!(
+                    "the task ended {}: {}",
+                    task["status"],
+                    task["gate"]["reasons"]
+                )
             }
             _ => tokio::time::sleep(Duration::from_millis(50)).await,
         }

@@ -1,4 +1,7 @@
 'use strict';
+
+// One message for every missing field.
+const REQUIRED = 'required';
 // Request body checks. Each returns `{ value }` or `{ errors }` (field -> message) so the
 // API can tell clients exactly which field to fix.
 
@@ -25,7 +28,7 @@ function credentials(body) {
   else if (email.length > MAX_EMAIL || !EMAIL.test(email)) errors.email = 'not a valid email address';
 
   const { password } = body;
-  if (typeof password !== 'string' || password === '') errors.password = 'required';
+  if (typeof password !== 'string' || password === '') errors.password = REQUIRED;
   else if (password.length < MIN_PASSWORD) errors.password = `must be at least ${MIN_PASSWORD} characters`;
   else if (Buffer.byteLength(password, 'utf8') > MAX_PASSWORD_BYTES) {
     errors.password = `must be at most ${MAX_PASSWORD_BYTES} bytes`;

@@ -12,7 +12,8 @@ const { createRepository } = require('../src/repository');
 const ROOT = path.join(__dirname, '..');
 const SCHEMA = fs.readFileSync(path.join(ROOT, 'db', 'schema.sql'), 'utf8');
 const KILN = JSON.parse(fs.readFileSync(path.join(ROOT, 'kiln.json'), 'utf8'));
-const SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';
+// Random per run: nothing secret-looking is committed, and tests never depend on its value.
+const SECRET = require('node:crypto').randomBytes(32).toString('hex');
 
 /**
  * A fresh in-memory database with the schema applied, and a pg-compatible pool on it.
