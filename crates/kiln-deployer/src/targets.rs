@@ -17,9 +17,9 @@ pub const LOCAL: &str = "local";
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum TargetConfig {
     /// A host reached over ssh: releases uploaded, a systemd unit or PM2, an nginx site.
-    Ssh(SshConfig),
+    Ssh(Box<SshConfig>),
     /// A Docker engine at `docker_host`.
-    Docker(DockerConfig),
+    Docker(Box<DockerConfig>),
 }
 
 /// One target of any kind; the `Target` trait's futures are not object-safe, so an enum
@@ -102,9 +102,11 @@ impl Targets {
                 });
             }
             let target = match config {
-                TargetConfig::Ssh(c) => AnyTarget::Ssh(name.clone(), SshTarget::new(c.clone())?),
+                TargetConfig::Ssh(c) => {
+                    AnyTarget::Ssh(name.clone(), SshTarget::new((**c).clone())?)
+                }
                 TargetConfig::Docker(c) => {
-                    AnyTarget::Docker(name.clone(), DockerTarget::new(c.clone())?)
+                    AnyTarget::Docker(name.clone(), DockerTarget::new((**c).clone())?)
                 }
             };
             by_name.insert(name.clone(), target);

@@ -114,7 +114,7 @@ mod tests {
         assert_eq!(get("BASE_PATH"), Some("/apps/shop"));
         let npm = root.path().join("npm");
         assert_eq!(get("npm_config_cache"), Some(npm.to_str().unwrap()));
-        assert_eq!(env.writable, [npm.clone()]);
+        assert_eq!(env.writable, std::slice::from_ref(&npm));
         assert!(npm.is_dir());
         assert_eq!(get("CARGO_HOME"), None);
 

@@ -9,11 +9,14 @@ use std::time::{Duration, Instant};
 /// How long a probe result is reused; fix rounds in quick succession probe once.
 const REMEMBER: Duration = Duration::from_secs(60);
 
+/// When each registry was last probed, and how that went.
+type Seen = HashMap<String, (Instant, Result<(), String>)>;
+
 /// Probes registries over HTTP; any HTTP answer (even 404) counts as reachable.
 #[derive(Clone)]
 pub struct Registries {
     http: reqwest::Client,
-    seen: Arc<Mutex<HashMap<String, (Instant, Result<(), String>)>>>,
+    seen: Arc<Mutex<Seen>>,
 }
 
 impl Registries {
