@@ -13,7 +13,7 @@ export class AuthError extends Error {
 /** The demo account the sign-in screen mentions. Not a secret: it only unlocks this demo. */
 export const DEMO_USER = Object.freeze({
   email: 'demo@example.com',
-  password: 'kiln-demo',
+  password: 'demo',
   name: 'Demo User',
 });
 
