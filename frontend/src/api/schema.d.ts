@@ -19,6 +19,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/projects/{name}/app": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete a project's deployed app. */
+        delete: operations["delete_app"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/projects/{name}/memory": {
         parameters: {
             query?: never;
@@ -252,6 +269,14 @@ export interface components {
         /** @description Body of `POST /api/v1/tasks/{id}/answers`. */
         AnswersRequest: {
             answers: components["schemas"]["Answer"][];
+        };
+        /** @description What the deployer did. */
+        AppRemoved: {
+            /** @description What was freed, e.g. `process and releases on local`, `postgres database`. */
+            freed: string[];
+            project: string;
+            /** @description Deploy target the app ran on. */
+            target: string;
         };
         /** @description Body of `POST /api/v1/tasks/{id}/approve`. */
         ApproveRequest: {
@@ -713,6 +738,56 @@ export interface operations {
                 };
             };
             /** @description The database is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_app: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Project name */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The app is stopped and its resources are freed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AppRemoved"];
+                };
+            };
+            /** @description No such project */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The deployer could not remove it; nothing was lost, retry after fixing the reason */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No deployer is running */
             503: {
                 headers: {
                     [name: string]: unknown;
