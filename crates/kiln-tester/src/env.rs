@@ -42,6 +42,10 @@ pub fn command_env(
                         ("npm_config_update_notifier", "false".into()),
                         ("npm_config_fund", "false".into()),
                         ("npm_config_audit", "false".into()),
+                        // Cached package metadata is used without asking the registry
+                        // whether it is stale; what is missing is still fetched. Without it
+                        // a warm cache saves little: npm revalidates every packument.
+                        ("npm_config_prefer_offline", "true".into()),
                     ]
                     .map(|(k, v)| (k.to_owned(), v)),
                 );
