@@ -339,3 +339,134 @@ async fn the_same_idempotency_key_creates_one_task() {
     assert_eq!(task["status"], "deployed");
     assert_eq!(task["deployments"].as_array().map(Vec::len), Some(1));
 }
+
+/// The reasons a blocked task's gate gives, as one string.
+fn gate_reasons(task: &Value) -> String {
+    task["gate"]["reasons"].to_string()
+}
+
+async fn static_site(stack: &Stack, name: &str) -> Value {
+    let (status, created) = stack
+        .post_task(
+            &json!({"kind": "new_app", "template": "static-site", "name": name,
+                    "brief": "A page for a bike repair shop with prices."}),
+            None,
+        )
+        .await;
+    assert_eq!(status, 202, "{created:#}");
+    let id = created["id"].as_str().expect("id").to_owned();
+    stack.wait_finished(&id, FINISH).await
+}
+
+#[tokio::test]
+async fn without_bubblewrap_generated_code_is_refused_unless_the_operator_chose_none() {
+    let missing = vec![(
+        "KILN_SANDBOX__BWRAP".to_owned(),
+        "/nonexistent/bwrap".to_owned(),
+    )];
+    let stack = Stack::start_with(TestEnv::new().await, env!("CARGO_BIN_EXE_kiln"), missing).await;
+    let task = static_site(&stack, "refused").await;
+    assert_eq!(task["status"], "blocked", "{task:#}");
+    let reasons = gate_reasons(&task);
+    assert!(
+        reasons.contains("refusing to run generated code") && reasons.contains("bwrap"),
+        "{reasons}"
+    );
+    assert_eq!(task["test_runs"][0]["commands"], json!([]), "nothing ran");
+    drop(stack);
+
+    let none = vec![("KILN_SANDBOX__MODE".to_owned(), "none".to_owned())];
+    let stack = Stack::start_with(TestEnv::new().await, env!("CARGO_BIN_EXE_kiln"), none).await;
+    let task = static_site(&stack, "unsandboxed").await;
+    assert_live(&task, &["unsandboxed"]).await;
+    assert_eq!(task["test_runs"][0]["isolation"], "none", "{task:#}");
+    assert!(
+        gate_reasons(&task).contains("\"unsandboxed\""),
+        "the decision records the operator's choice: {}",
+        gate_reasons(&task)
+    );
+}
+
+/// A copy of the shipped static-site template named `name`, its manifest edited by `edit`.
+fn derived_template(root: &std::path::Path, name: &str, edit: impl Fn(String) -> String) {
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../kiln-templates/templates/static-site");
+    let dest = root.join(name);
+    let status = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(&source)
+        .arg(&dest)
+        .status()
+        .expect("cp");
+    assert!(status.success());
+    let manifest = dest.join("template.toml");
+    let text = std::fs::read_to_string(&manifest).expect("manifest");
+    let renamed = text.replace("name = \"static-site\"", &format!("name = \"{name}\""));
+    assert_ne!(renamed, text, "static-site's manifest changed shape");
+    let edited = edit(renamed.clone());
+    assert_ne!(edited, renamed, "the edit did not apply");
+    std::fs::write(&manifest, edited).expect("write manifest");
+}
+
+#[tokio::test]
+async fn an_unreachable_registry_or_a_test_that_never_ends_blocks_with_the_reason() {
+    let templates = tempfile::tempdir().expect("templates dir");
+    // Port 9 (discard) has no listener on loopback: the registry refuses connections.
+    derived_template(templates.path(), "needs-registry", |m| {
+        m.replace(
+            "requires = [\"sh\"]",
+            "requires = [\"sh\"]\nregistries = [\"http://127.0.0.1:9/\"]",
+        )
+    });
+    derived_template(templates.path(), "hangs", |m| {
+        m.replace("test = [\"sh test.sh\"]", "test = [\"sleep 600\"]")
+    });
+    let extra = vec![
+        (
+            "KILN_TEMPLATES_DIR".to_owned(),
+            templates.path().display().to_string(),
+        ),
+        (
+            "KILN_TESTER__COMMAND_TIMEOUT_SECS".to_owned(),
+            "5".to_owned(),
+        ),
+    ];
+    let stack = Stack::start_with(TestEnv::new().await, env!("CARGO_BIN_EXE_kiln"), extra).await;
+    let mut ids = Vec::new();
+    for (template, name) in [("needs-registry", "offline"), ("hangs", "forever")] {
+        let (status, created) = stack
+            .post_task(
+                &json!({"kind": "new_app", "template": template, "name": name,
+                        "brief": "A page that says hello."}),
+                None,
+            )
+            .await;
+        assert_eq!(status, 202, "{created:#}");
+        ids.push(created["id"].as_str().expect("id").to_owned());
+    }
+    let offline = stack.wait_finished(&ids[0], FINISH).await;
+    assert_eq!(offline["status"], "blocked", "{offline:#}");
+    let reasons = gate_reasons(&offline);
+    assert!(
+        reasons.contains("package registry unreachable from the tester host: http://127.0.0.1:9/")
+            && reasons.contains("needs-registry"),
+        "{reasons}"
+    );
+
+    let forever = stack.wait_finished(&ids[1], FINISH).await;
+    assert_eq!(forever["status"], "blocked", "{forever:#}");
+    let reasons = gate_reasons(&forever);
+    assert!(
+        reasons.contains("`sleep 600` (test) was stopped by the wall-clock limit"),
+        "{reasons}"
+    );
+    let last = &forever["test_runs"][0]["commands"][1];
+    assert_eq!(last["command"], "sleep 600");
+    assert!(
+        last["limit_hit"]
+            .as_str()
+            .is_some_and(|l| l.contains("wall-clock")),
+        "{last:#}"
+    );
+    assert_eq!(forever["test_runs"][0]["isolation"], "bubblewrap");
+}

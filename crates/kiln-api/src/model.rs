@@ -384,6 +384,10 @@ pub struct TestRunView {
     #[serde(with = "time::serde::rfc3339")]
     pub finished_at: OffsetDateTime,
     pub commands: Vec<TestCommandView>,
+    /// How generated code was isolated: `bubblewrap`, or `none` when the operator chose to
+    /// run it unsandboxed; null when no command ran.
+    #[schema(required = true)]
+    pub isolation: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -397,6 +401,9 @@ pub struct TestCommandView {
     pub duration_ms: i64,
     /// The end of the command's output.
     pub output_tail: String,
+    /// The sandbox limit that stopped the command, e.g. `memory limit of 2048 MiB`.
+    #[schema(required = true)]
+    pub limit_hit: Option<String>,
 }
 
 impl From<TestRun> for TestRunView {
@@ -409,6 +416,7 @@ impl From<TestRun> for TestRunView {
             started_at: r.started_at,
             finished_at: r.finished_at,
             commands: r.commands.into_iter().map(TestCommandView::from).collect(),
+            isolation: r.isolation,
         }
     }
 }
@@ -422,6 +430,7 @@ impl From<TestCommand> for TestCommandView {
             timed_out: c.timed_out,
             duration_ms: c.duration_ms,
             output_tail: c.output_tail,
+            limit_hit: c.limit_hit,
         }
     }
 }
