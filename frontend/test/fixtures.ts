@@ -111,9 +111,10 @@ export function deployedTask(over: Partial<TaskDetail> = {}): TaskDetail {
         started_at: '2026-11-20T23:26:35.767Z',
         finished_at: '2026-11-20T23:26:35.829Z',
         commands: [
-          { phase: 'build', command: 'sh build.sh', exit_code: 0, timed_out: false, duration_ms: 8, output_tail: 'build: wrote dist/\n' },
-          { phase: 'test', command: 'sh test.sh', exit_code: 0, timed_out: false, duration_ms: 16, output_tail: 'test: all checks passed\n' },
+          { phase: 'build', command: 'sh build.sh', exit_code: 0, timed_out: false, duration_ms: 8, output_tail: 'build: wrote dist/\n', limit_hit: null },
+          { phase: 'test', command: 'sh test.sh', exit_code: 0, timed_out: false, duration_ms: 16, output_tail: 'test: all checks passed\n', limit_hit: null },
         ],
+        isolation: 'bubblewrap',
       },
     ],
     reviews: [{ round: 0, reviewer: 'deterministic', verdict: 'pass', summary: 'pass: 0 findings over 6 files', findings: [] }],

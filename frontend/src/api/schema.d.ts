@@ -691,6 +691,8 @@ export interface components {
             duration_ms: number;
             /** Format: int32 */
             exit_code: number | null;
+            /** @description The sandbox limit that stopped the command, e.g. `memory limit of 2048 MiB`. */
+            limit_hit: string | null;
             /** @description The end of the command's output. */
             output_tail: string;
             /** @description `install`, `build` or `test`. */
@@ -704,6 +706,11 @@ export interface components {
             error: string | null;
             /** Format: date-time */
             finished_at: string;
+            /**
+             * @description How generated code was isolated: `bubblewrap`, or `none` when the operator chose to
+             *     run it unsandboxed; null when no command ran.
+             */
+            isolation: string | null;
             passed: boolean;
             /** Format: int32 */
             round: number;

@@ -94,6 +94,27 @@ describe('Task detail', () => {
     await waitFor(() => expect(screen.queryByRole('region', { name: 'Blocked release' })).not.toBeInTheDocument());
   });
 
+  it('names the sandbox limit that stopped a command and an unsandboxed run', async () => {
+    const task = deployedTask();
+    const run = task.test_runs[0];
+    serve({
+      ...task,
+      test_runs: [
+        {
+          ...run,
+          passed: false,
+          isolation: 'none',
+          commands: [{ ...run.commands[1], exit_code: 137, limit_hit: 'memory limit of 256 MiB' }],
+        },
+      ],
+    });
+    renderApp(`/tasks/${TASK_ID}`);
+    const round = await screen.findByTestId('test-round-0');
+    expect(within(round).getByText('no sandbox')).toBeInTheDocument();
+    expect(within(round).getByText(/stopped: memory limit of 256 MiB/)).toBeInTheDocument();
+    expect(within(round).getByText('✗')).toBeInTheDocument();
+  });
+
   it('shows every people-in-the-loop field the API returns', async () => {
     serve(awaitingTask());
     renderApp(`/tasks/${TASK_ID}`);

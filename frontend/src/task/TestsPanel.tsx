@@ -49,6 +49,11 @@ export function TestsPanel({ runs, rounds }: { runs: TestRun[]; rounds?: Round[]
               <div className="flex flex-wrap items-center gap-2 text-sm">
                 <span className="font-medium">{n === 0 ? 'Round 0' : `Fix round ${n}`}</span>
                 {passed !== null && <Chip tone={passed ? 'success' : 'danger'}>{passed ? 'passed' : 'failed'}</Chip>}
+                {run?.isolation && (
+                  <Chip tone={run.isolation === 'none' ? 'warning' : 'neutral'}>
+                    {run.isolation === 'none' ? 'no sandbox' : `sandbox: ${run.isolation}`}
+                  </Chip>
+                )}
                 {(run?.commit_sha ?? round?.commit_sha) && (
                   <span className="font-mono text-xs text-zinc-500">{shortSha(run?.commit_sha ?? round?.commit_sha ?? '')}</span>
                 )}
@@ -60,7 +65,7 @@ export function TestsPanel({ runs, rounds }: { runs: TestRun[]; rounds?: Round[]
               {run && run.commands.length > 0 && (
                 <ul className="mt-2 space-y-1">
                   {run.commands.map((c, i) => {
-                    const ok = c.exit_code === 0 && !c.timed_out;
+                    const ok = c.exit_code === 0 && !c.timed_out && !c.limit_hit;
                     return (
                       <li key={i}>
                         <Disclosure>
@@ -71,7 +76,8 @@ export function TestsPanel({ runs, rounds }: { runs: TestRun[]; rounds?: Round[]
                             </span>
                             <span className="min-w-0 truncate font-mono text-xs">{c.command}</span>
                             <span className="ml-auto shrink-0 text-xs text-zinc-500">
-                              {c.phase} · {c.timed_out ? 'timed out' : `exit ${c.exit_code ?? '—'}`} · {duration(c.duration_ms)}
+                              {c.phase} · {c.limit_hit ? `stopped: ${c.limit_hit}` : c.timed_out ? 'timed out' : `exit ${c.exit_code ?? '—'}`} ·{' '}
+                              {duration(c.duration_ms)}
                             </span>
                           </DisclosureButton>
                           <DisclosurePanel>
