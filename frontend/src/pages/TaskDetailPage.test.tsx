@@ -96,7 +96,7 @@ describe('Task detail', () => {
 
   it('names the sandbox limit that stopped a command and an unsandboxed run', async () => {
     const task = deployedTask();
-    const run = task.test_runs[0];
+    const run = task.test_runs[0]!;
     serve({
       ...task,
       test_runs: [
@@ -104,7 +104,7 @@ describe('Task detail', () => {
           ...run,
           passed: false,
           isolation: 'none',
-          commands: [{ ...run.commands[1], exit_code: 137, limit_hit: 'memory limit of 256 MiB' }],
+          commands: [{ ...run.commands[1]!, exit_code: 137, limit_hit: 'memory limit of 256 MiB' }],
         },
       ],
     });
