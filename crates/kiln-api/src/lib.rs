@@ -90,6 +90,8 @@ pub struct AppState(Arc<Shared>);
 pub struct Shared {
     pub ctx: Arc<Ctx>,
     pub catalog: Catalog,
+    /// Reachability of the templates' package registries (probes remembered for a minute).
+    pub registries: kiln_runtime::registries::Registries,
     pub config: Config,
     /// Cancelled at shutdown; open log streams close when it fires.
     pub shutdown: CancellationToken,
@@ -108,6 +110,10 @@ impl AppState {
         Ok(Self(Arc::new(Shared {
             ctx,
             catalog,
+            // Short: a person is waiting on the template list.
+            registries: kiln_runtime::registries::Registries::new(std::time::Duration::from_secs(
+                3,
+            )),
             config,
             shutdown,
             metrics,

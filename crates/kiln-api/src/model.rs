@@ -597,9 +597,16 @@ pub struct TemplateView {
     pub requires: Vec<String>,
     /// Deploy kinds the template supports.
     pub deploy: Vec<String>,
+    /// Package registries the install phase downloads from.
+    pub registries: Vec<String>,
+    /// Database each app gets on deploy: `postgres` or `mysql`.
+    #[schema(required = true)]
+    pub database: Option<String>,
     /// The `requires` executables missing on the API's host.
     pub missing_toolchains: Vec<String>,
-    /// Whether every required toolchain was found.
+    /// The `registries` this host cannot reach, each with why.
+    pub unreachable_registries: Vec<String>,
+    /// Whether every required toolchain was found and every registry answered.
     pub available: bool,
 }
 

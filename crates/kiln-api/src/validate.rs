@@ -238,7 +238,7 @@ mod tests {
             ),
             (
                 with("template", json!("rails")),
-                "available templates: node-express, static-site",
+                "available templates: electron, expo, expo-pro, flutter, laravel, nextjs, node-express, php",
             ),
             (with("name", json!("Demo")), "lowercase"),
             (with("name", json!("1demo")), "must start with a letter"),

@@ -11,6 +11,7 @@ pub mod harness;
 pub mod http;
 pub mod metrics;
 pub mod nats;
+pub mod registries;
 pub mod relay;
 pub mod tasklog;
 pub mod telemetry;

@@ -21,10 +21,9 @@ use time::OffsetDateTime;
 use tokio::sync::mpsc;
 
 mod env;
-mod registry;
 
 pub use env::{CommandEnv, command_env};
-pub use registry::Registries;
+use kiln_runtime::registries::{self, Registries};
 
 /// Tester settings (`[tester]`).
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -451,7 +450,7 @@ impl Tester {
             .unreachable(&template.manifest.registries)
             .await;
         if !unreachable.is_empty() {
-            let error = registry::blocked_reason(template.name(), &unreachable);
+            let error = registries::blocked_reason(template.name(), &unreachable);
             job.log.error(error.clone()).await;
             return Ok(not_run(error));
         }

@@ -671,19 +671,25 @@ export interface components {
         };
         /** @description A stack template a task can build from. */
         TemplateView: {
-            /** @description Whether every required toolchain was found. */
+            /** @description Whether every required toolchain was found and every registry answered. */
             available: boolean;
+            /** @description Database each app gets on deploy: `postgres` or `mysql`. */
+            database: string | null;
             /** @description Deploy kinds the template supports. */
             deploy: string[];
             description: string;
             /** @description The `requires` executables missing on the API's host. */
             missing_toolchains: string[];
             name: string;
+            /** @description Package registries the install phase downloads from. */
+            registries: string[];
             /** @description Executables the stack needs on the hosts that build and run it. */
             requires: string[];
             /** @description Stack family, e.g. `node` or `static`. */
             stack: string;
             title: string;
+            /** @description The `registries` this host cannot reach, each with why. */
+            unreachable_registries: string[];
         };
         TestCommandView: {
             command: string;

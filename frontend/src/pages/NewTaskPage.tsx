@@ -134,9 +134,14 @@ export function NewTaskPage() {
                     <span className="font-medium">{t.title}</span>
                     <span className="font-mono text-xs text-zinc-500">{t.name}</span>
                     <span className="mt-1 text-xs text-zinc-600 dark:text-zinc-400">{t.description}</span>
-                    {!t.available && (
+                    {t.missing_toolchains.length > 0 && (
                       <span className="mt-1 text-xs text-red-700 dark:text-red-400">
                         missing on this host: {t.missing_toolchains.join(', ')}
+                      </span>
+                    )}
+                    {t.unreachable_registries.length > 0 && (
+                      <span className="mt-1 text-xs text-red-700 dark:text-red-400">
+                        unreachable: {t.unreachable_registries.join(', ')}
                       </span>
                     )}
                   </label>

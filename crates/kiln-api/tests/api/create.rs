@@ -76,7 +76,7 @@ async fn rejected_requests_are_problems_and_store_nothing() {
             "unknown template",
             with("template", json!("rails")),
             422,
-            "unknown template \"rails\"; available templates: node-express, static-site",
+            "unknown template \"rails\"; available templates: electron, expo, expo-pro, flutter, laravel, nextjs, node-express",
         ),
         (
             "missing template",

@@ -1,6 +1,7 @@
-//! Checks that the package registries a template installs from answer before installing, so
-//! a machine without access to one blocks the task naming that registry instead of failing
-//! deep inside a package manager's retry loop.
+//! Whether the package registries a template installs from answer: the tester checks before
+//! installing, so a machine without access to one blocks the task naming that registry
+//! instead of failing deep inside a package manager's retry loop, and the API reports it in
+//! a template's availability.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -33,15 +34,16 @@ impl Registries {
         }
     }
 
-    /// The registries of `urls` that did not answer, each with why.
+    /// The registries of `urls` that did not answer, each with why; probed concurrently.
     pub async fn unreachable(&self, urls: &[String]) -> Vec<(String, String)> {
-        let mut out = Vec::new();
-        for url in urls {
-            if let Err(why) = self.probe(url).await {
-                out.push((url.clone(), why));
-            }
-        }
-        out
+        let probes = urls
+            .iter()
+            .map(|url| async move { self.probe(url).await.err().map(|why| (url.clone(), why)) });
+        futures::future::join_all(probes)
+            .await
+            .into_iter()
+            .flatten()
+            .collect()
     }
 
     async fn probe(&self, url: &str) -> Result<(), String> {
@@ -97,7 +99,8 @@ mod tests {
     async fn any_http_answer_is_reachable_and_a_closed_port_is_not() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let open = format!("http://{}/", listener.local_addr().unwrap());
-        let app = axum::Router::new().fallback(|| async { (http::StatusCode::NOT_FOUND, "") });
+        let app =
+            axum::Router::new().fallback(|| async { (axum::http::StatusCode::NOT_FOUND, "") });
         tokio::spawn(async move { axum::serve(listener, app).await });
         // A port that was free a moment ago: nothing listens there.
         let closed = {
