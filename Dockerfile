@@ -88,7 +88,8 @@ ARG KILN_GID=10001
 
 # git: repositories and workspaces; nodejs/npm: the tester and the deployer run generated
 # Node apps; curl: healthchecks; ca-certificates: TLS (npm registry, OTLP, managed Postgres);
-# bubblewrap: sandbox used by a later release (needs user namespaces in the container).
+# bubblewrap: the sandbox for generated code (needs user namespaces in the container; see
+# docker-compose.yml).
 # The system git identity is only a fallback for commits made in the container.
 RUN set -eux; \
     apt-get update; \
