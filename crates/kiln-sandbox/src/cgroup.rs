@@ -33,15 +33,49 @@ impl Hierarchy {
             .map_err(|e| format!("cannot read /proc/self/cgroup: {e}"))?;
         let mounts = parse_mounts(&mountinfo);
         let mut why = Vec::new();
-        match v2(&mounts, &membership) {
-            Ok(h) => return Ok(h),
-            Err(e) => why.push(format!("cgroup v2: {e}")),
+        let found = match v2(&mounts, &membership) {
+            Ok(h) => Ok(h),
+            Err(e) => {
+                why.push(format!("cgroup v2: {e}"));
+                v1(&mounts, &membership).map_err(|e| {
+                    why.push(format!("cgroup v1: {e}"));
+                    why.join("; ")
+                })
+            }
+        };
+        if let Ok(hierarchy) = &found {
+            hierarchy.remove_stale();
         }
-        match v1(&mounts, &membership) {
-            Ok(h) => return Ok(h),
-            Err(e) => why.push(format!("cgroup v1: {e}")),
+        found
+    }
+
+    /// Removes the groups of processes that are gone: a Kiln killed outright (SIGKILL, OOM)
+    /// cannot remove its own, and the services it supervised leave theirs empty behind.
+    /// Groups still holding processes cannot be removed and are left alone.
+    fn remove_stale(&self) {
+        let parents = match self {
+            Hierarchy::V2 { parent } => vec![parent],
+            Hierarchy::V1 { memory, pids } => vec![memory, pids],
+        };
+        for parent in parents {
+            let Ok(entries) = fs::read_dir(parent) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let name = entry.file_name();
+                let owner = name
+                    .to_str()
+                    .and_then(|n| n.split('-').next())
+                    .and_then(|pid| pid.parse::<u32>().ok());
+                if let Some(owner) = owner
+                    && owner != std::process::id()
+                    && !Path::new(&format!("/proc/{owner}")).exists()
+                    && entry.path().is_dir()
+                {
+                    let _ = fs::remove_dir(entry.path());
+                }
+            }
         }
-        Err(why.join("; "))
     }
 
     pub(crate) fn describe_memory(&self) -> &'static str {

@@ -12,10 +12,17 @@
 //! [`Mode::None`] keeps only process hygiene (cleared environment, time limit, output cap,
 //! process group killed afterwards) for hosts without user namespaces; it must be chosen
 //! explicitly and reports isolation `"none"` so callers can record it.
+//!
+//! [`Sandbox::service`] starts long-running processes (deployed apps) with the same
+//! isolation, except that they share the host's network and have no CPU-time or wall-clock
+//! limit; see the `service` module for the full list and the reasons.
 
 mod bwrap;
 mod cgroup;
 mod rlimit;
+mod service;
+
+pub use service::{Service, ServiceGuard, ServiceSpec};
 
 use std::collections::VecDeque;
 use std::os::fd::OwnedFd;

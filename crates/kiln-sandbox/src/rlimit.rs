@@ -84,12 +84,18 @@ pub(crate) fn confine(
 
 /// Sends SIGKILL to `pid` (a negative pid means a process group).
 pub(crate) fn kill(pid: i32) {
+    signal(pid, libc::SIGKILL);
+}
+
+/// Sends `signal` to `pid` (a negative pid means a process group); failures (already gone)
+/// are expected and ignored.
+pub(crate) fn signal(pid: i32, signal: i32) {
     // 0 and -1 would mean our own group and every process we may signal.
     if pid == 0 || pid == -1 {
         return;
     }
     // SAFETY: kill(2) only signals; it touches no memory of ours.
     unsafe {
-        libc::kill(pid, libc::SIGKILL);
+        libc::kill(pid, signal);
     }
 }

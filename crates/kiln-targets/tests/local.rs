@@ -67,6 +67,7 @@ fn fast_config() -> LocalConfig {
         verify_window: Duration::from_secs(3),
         log_lines: 200,
         app_path: "/usr/local/bin:/usr/bin:/bin".into(),
+        sandbox: None,
     }
 }
 
@@ -879,4 +880,392 @@ async fn remove_stops_the_app_and_deletes_its_releases() {
         .remove("never-deployed")
         .await
         .expect("unknown remove is fine");
+}
+
+/// A node app that reports from inside its sandbox what it can reach: files named by the test,
+/// the data directory's listing, every `/proc/*/environ` and command line it can read. It also
+/// writes a cache file into its release and leaves a mark when asked to stop gracefully.
+const PROBE_JS: &str = r#"
+const http = require('http');
+const fs = require('fs');
+const attempt = (f) => { try { return { ok: true, value: String(f()) }; } catch (e) { return { ok: false, error: e.code || String(e) }; } };
+// Takes its time to shut down, as apps flushing state do: a stop must wait for it.
+process.on('SIGTERM', () => setTimeout(() => { fs.writeFileSync('terminated', 'SIGTERM'); process.exit(0); }, 300));
+http.createServer((req, res) => {
+  if (req.url === '/healthz') { res.end('ok'); return; }
+  if (req.url === '/__kiln/version') { res.end(process.env.KILN_BUILD_SHA + '\n'); return; }
+  if (!req.url.startsWith('/probe')) { res.end('probe from ' + process.env.BASE_PATH); return; }
+  const pids = fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n));
+  const environs = pids.map((p) => attempt(() => fs.readFileSync('/proc/' + p + '/environ', 'latin1')));
+  const cmdlines = pids.map((p) => attempt(() => fs.readFileSync('/proc/' + p + '/cmdline', 'latin1').replace(/\0/g, ' ')));
+  res.setHeader('content-type', 'application/json');
+  res.end(JSON.stringify({
+    secret_file: attempt(() => fs.readFileSync(process.env.SECRET_FILE, 'utf8')),
+    other_release: attempt(() => fs.readFileSync(process.env.OTHER_RELEASE, 'utf8')),
+    own_file: attempt(() => fs.readFileSync('server.js', 'utf8').length),
+    data_dir: attempt(() => fs.readdirSync(process.env.DATA_DIR).join(',')),
+    cache_write: attempt(() => { fs.mkdirSync('.cache', { recursive: true }); fs.writeFileSync('.cache/hit', 'cached'); return 'written'; }),
+    environs: environs.filter((e) => e.ok).map((e) => e.value),
+    cmdlines: cmdlines.filter((e) => e.ok).map((e) => e.value),
+  }));
+}).listen(Number(process.env.PORT), process.env.HOST, () => console.log('probe listening'));
+"#;
+
+fn sandboxed_config() -> LocalConfig {
+    let sandbox = kiln_sandbox::Sandbox::new(&kiln_sandbox::Config::default())
+        .expect("bubblewrap works on this machine");
+    LocalConfig {
+        sandbox: Some(sandbox),
+        ..fast_config()
+    }
+}
+
+/// A word no other test or process uses, for secrets and for finding processes.
+fn token(what: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_nanos();
+    format!("{what}{}x{nanos}", std::process::id())
+}
+
+/// Host pids whose command line mentions `needle` (bubblewrap, the shells and the app all do,
+/// because the app's command carries it), zombies excluded.
+fn host_pids_mentioning(needle: &str) -> Vec<u64> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("read /proc").flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse().ok()) else {
+            continue;
+        };
+        if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline"))
+            && String::from_utf8_lossy(&cmdline).contains(needle)
+            && alive(pid)
+            && pid != u64::from(std::process::id())
+        {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+/// The per-service cgroup directories `pid` belongs to, found from its `/proc/<pid>/cgroup`
+/// entries below a `kiln-sandbox` parent (under v1 each controller has one).
+fn sandbox_cgroups(pid: u64) -> Vec<std::path::PathBuf> {
+    let Ok(membership) = std::fs::read_to_string(format!("/proc/{pid}/cgroup")) else {
+        return Vec::new();
+    };
+    let mut dirs = Vec::new();
+    for line in membership.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (Some(_), Some(controllers), Some(path)) = (parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
+        if !path.contains("/kiln-sandbox/") {
+            continue;
+        }
+        let base = if controllers.is_empty() {
+            ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"]
+                .map(std::path::PathBuf::from)
+                .to_vec()
+        } else {
+            controllers
+                .split(',')
+                .map(|c| Path::new("/sys/fs/cgroup").join(c.trim_start_matches("name=")))
+                .collect()
+        };
+        // The mount may show a subtree of the hierarchy, so try every suffix of the path.
+        let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        for b in &base {
+            for start in 0..segments.len() {
+                let dir = b.join(segments[start..].join("/"));
+                if dir.is_dir() {
+                    dirs.push(dir);
+                    break;
+                }
+            }
+        }
+    }
+    dirs
+}
+
+#[tokio::test]
+async fn sandboxed_app_serves_but_sees_no_secret_no_other_app_and_no_host_process() {
+    let h = harness_with(sandboxed_config()).await;
+    let root = h.tmp_path.join("root");
+    let secret_word = token("filesecret");
+    let env_secret = token("envsecret");
+
+    // Another app's release and a secret beside the releases in the data directory.
+    let site = h.static_site("site-src");
+    let other = h.target.deploy(&static_spec("other", "o1", &site)).await;
+    let other = other.expect("deploy other");
+    std::fs::write(root.join("secret.txt"), &secret_word).expect("write secret");
+    // A host process of Kiln's user holding a secret in its environment.
+    let mut holder = tokio::process::Command::new("sleep")
+        .arg("120")
+        .env("KILN_TEST_SECRET", &env_secret)
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn secret holder");
+    let holder_environ = format!("/proc/{}/environ", holder.id().expect("pid"));
+    wait_until(
+        "the host to see the secret holder's environment",
+        Duration::from_secs(10),
+        async || {
+            std::fs::read_to_string(&holder_environ).is_ok_and(|env| env.contains(&env_secret))
+        },
+    )
+    .await;
+
+    let src = h.tmp_path.join("probe-src");
+    std::fs::create_dir_all(&src).expect("mkdir");
+    std::fs::write(src.join("server.js"), PROBE_JS).expect("write probe");
+    let secret_file = root.join("secret.txt").display().to_string();
+    let other_release = other.dir.join("dist/index.html").display().to_string();
+    let data_dir = root.display().to_string();
+    let mut spec = node_spec(
+        "probe",
+        "p1",
+        &src,
+        &[
+            ("SECRET_FILE", secret_file.as_str()),
+            ("OTHER_RELEASE", other_release.as_str()),
+            ("DATA_DIR", data_dir.as_str()),
+            ("APP_MARKER", "visible"),
+        ],
+    );
+    spec.expect_text = vec!["probe from /apps/probe".into()];
+    let deployed = h.target.deploy(&spec).await.expect("deploy probe");
+    let verified = h.target.verify(&spec, &deployed).await;
+    assert!(verified.ok, "{verified:?}");
+
+    let (status, body) = h.get("/apps/probe/probe").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        !body.contains(&secret_word),
+        "the data dir's secret leaked: {body}"
+    );
+    assert!(
+        !body.contains(&env_secret),
+        "a host environment leaked: {body}"
+    );
+    let seen: Value = serde_json::from_str(&body).expect("probe json");
+    assert_eq!(seen["secret_file"]["error"], "ENOENT", "{seen}");
+    assert_eq!(seen["other_release"]["error"], "ENOENT", "{seen}");
+    assert_eq!(seen["data_dir"]["value"], "probe", "{seen}");
+    assert_eq!(seen["own_file"]["ok"], true, "{seen}");
+    assert_eq!(seen["cache_write"]["value"], "written", "{seen}");
+    assert_eq!(
+        std::fs::read_to_string(deployed.dir.join(".cache/hit")).expect("cache on the host"),
+        "cached"
+    );
+    // The scan works (it finds the app's own environment) and finds nothing of the host.
+    let environs: Vec<&str> = seen["environs"]
+        .as_array()
+        .expect("environs")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        environs.iter().any(|e| e.contains("APP_MARKER=visible")),
+        "{seen}"
+    );
+    let cmdlines = seen["cmdlines"].as_array().expect("cmdlines");
+    assert!(
+        cmdlines
+            .iter()
+            .filter_map(Value::as_str)
+            .all(|c| !c.contains("sleep 120")),
+        "host processes are visible: {cmdlines:?}"
+    );
+
+    // The app's own environment is exactly what the target gives it.
+    let mut names: Vec<String> = environs
+        .iter()
+        .find(|e| e.contains("APP_MARKER=visible"))
+        .expect("own environ")
+        .split('\0')
+        .filter_map(|kv| kv.split_once('=').map(|(k, _)| k.to_owned()))
+        .collect();
+    names.sort();
+    names.dedup();
+    assert_eq!(
+        names,
+        [
+            "APP_MARKER",
+            "BASE_PATH",
+            "DATA_DIR",
+            "HOME",
+            "HOST",
+            "KILN_BUILD_SHA",
+            "LANG",
+            "NODE_ENV",
+            "OTHER_RELEASE",
+            "PATH",
+            "PORT",
+            "SECRET_FILE"
+        ]
+    );
+    holder.kill().await.expect("kill holder");
+    h.target.shutdown().await;
+}
+
+#[tokio::test]
+async fn sandboxed_app_stops_gracefully_restores_and_leaves_nothing_behind() {
+    let first = harness_with(sandboxed_config()).await;
+    let cgroups_expected = sandboxed_config()
+        .sandbox
+        .expect("sandbox")
+        .enforcement()
+        .memory
+        .starts_with("cgroup");
+    let marker = token("sbapp");
+    let src = first.tmp_path.join("probe-src");
+    std::fs::create_dir_all(&src).expect("mkdir");
+    std::fs::write(src.join("server.js"), PROBE_JS).expect("write probe");
+    let data_dir = first.tmp_path.join("root").display().to_string();
+    let mut spec = node_spec("svc", "s1", &src, &[("DATA_DIR", data_dir.as_str())]);
+    // The marker only names the processes on the host; node ignores the extra argument.
+    if let ServeKind::Process { run, .. } = &mut spec.kind {
+        *run = format!("node server.js {marker}");
+    }
+    spec.expect_text = vec!["probe from /apps/svc".into()];
+    let deployed = first.target.deploy(&spec).await.expect("deploy");
+    assert_eq!(first.get("/apps/svc/").await.0, 200);
+
+    let running = host_pids_mentioning(&marker);
+    assert!(
+        !running.is_empty(),
+        "the app's processes are visible on the host"
+    );
+    let groups: Vec<_> = running.iter().flat_map(|&p| sandbox_cgroups(p)).collect();
+    if cgroups_expected {
+        assert!(!groups.is_empty(), "the app runs in a per-service cgroup");
+    }
+
+    // Shutdown stops the app gracefully (it saw SIGTERM), with nothing left behind.
+    first.target.shutdown().await;
+    assert_eq!(
+        std::fs::read_to_string(deployed.dir.join("terminated")).expect("graceful stop mark"),
+        "SIGTERM"
+    );
+    assert_eq!(host_pids_mentioning(&marker), Vec::<u64>::new());
+    for group in &groups {
+        assert!(
+            !group.exists(),
+            "cgroup {} was left behind",
+            group.display()
+        );
+    }
+    std::fs::remove_file(deployed.dir.join("terminated")).expect("remove mark");
+
+    // A restarted target restores the app, sandboxed again.
+    let Harness { _tmp, tmp_path, .. } = first;
+    let second = harness_at(_tmp, tmp_path, sandboxed_config()).await;
+    let restored = second.target.restore().await;
+    assert_eq!(restored.len(), 1, "{restored:?}");
+    assert!(restored[0].1.is_ok(), "{restored:?}");
+    let (status, body) = second.get("/apps/svc/probe").await;
+    assert_eq!(status, 200, "{body}");
+    let seen: Value = serde_json::from_str(&body).expect("probe json");
+    assert_eq!(
+        seen["data_dir"]["value"], "svc",
+        "restored app is sandboxed: {seen}"
+    );
+    let running = host_pids_mentioning(&marker);
+    assert!(!running.is_empty());
+    let groups: Vec<_> = running.iter().flat_map(|&p| sandbox_cgroups(p)).collect();
+    if cgroups_expected {
+        assert!(!groups.is_empty(), "the restored app runs in a cgroup");
+    }
+
+    // Removing it leaves no process, no cgroup and no files.
+    second.target.remove("svc").await.expect("remove");
+    assert_eq!(host_pids_mentioning(&marker), Vec::<u64>::new());
+    for group in &groups {
+        assert!(
+            !group.exists(),
+            "cgroup {} was left behind",
+            group.display()
+        );
+    }
+    assert!(!deployed.dir.exists());
+    assert_eq!(second.get("/apps/svc/").await.0, 404);
+    let port = deployed.port.expect("port");
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "port {port} is still held"
+    );
+}
+
+/// Runs inside a child test process: deploys a sandboxed app whose command carries a marker,
+/// says so, then waits to be killed.
+#[tokio::test]
+#[ignore = "helper for sandboxed_apps_die_when_the_deployer_is_killed"]
+async fn sandboxed_deathsig_helper() {
+    let (Some(dir), Some(marker)) = (
+        std::env::var_os("KILN_TARGETS_DEATHSIG_DIR"),
+        std::env::var("KILN_TARGETS_DEATHSIG_MARKER").ok(),
+    ) else {
+        return;
+    };
+    let dir = std::path::PathBuf::from(dir);
+    let target = LocalTarget::with_config(
+        dir.join("root"),
+        "http://127.0.0.1:9".into(),
+        sandboxed_config(),
+    );
+    std::fs::create_dir_all(dir.join("src")).expect("mkdir");
+    std::fs::write(dir.join("src/server.js"), PROBE_JS).expect("write");
+    let mut spec = node_spec("orphan", "o1", &dir.join("src"), &[]);
+    if let ServeKind::Process { run, .. } = &mut spec.kind {
+        *run = format!("node server.js {marker}");
+    }
+    target.deploy(&spec).await.expect("deploy");
+    println!("SANDBOXED_APP_READY");
+    tokio::time::sleep(Duration::from_secs(120)).await;
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn sandboxed_apps_die_when_the_deployer_is_killed() {
+    use tokio::io::AsyncBufReadExt;
+
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let marker = token("orphan");
+    let mut child = tokio::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args([
+            "--ignored",
+            "--exact",
+            "sandboxed_deathsig_helper",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("KILN_TARGETS_DEATHSIG_DIR", tmp.path())
+        .env("KILN_TARGETS_DEATHSIG_MARKER", &marker)
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn helper");
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+    tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.expect("read helper") {
+            if line.contains("SANDBOXED_APP_READY") {
+                return;
+            }
+        }
+        panic!("helper ended without deploying");
+    })
+    .await
+    .expect("helper deployed the app");
+    assert!(!host_pids_mentioning(&marker).is_empty());
+    child.start_kill().expect("SIGKILL helper");
+    child.wait().await.expect("reap helper");
+    wait_until(
+        "sandboxed app to die with its deployer",
+        Duration::from_secs(15),
+        async || host_pids_mentioning(&marker).is_empty(),
+    )
+    .await;
 }

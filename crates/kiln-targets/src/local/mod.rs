@@ -40,6 +40,10 @@ pub struct LocalConfig {
     /// `PATH` given to app processes. The crate never reads the environment, so a deployer that
     /// wants apps to see its own `PATH` passes it here.
     pub app_path: String,
+    /// Runs app processes isolated: each sees its release directory (writable) and the
+    /// read-only system and toolchains, but nothing else of the data directory, no other
+    /// process and no host secret. `None` runs apps directly as the deployer's user.
+    pub sandbox: Option<kiln_sandbox::Sandbox>,
 }
 
 impl Default for LocalConfig {
@@ -54,6 +58,7 @@ impl Default for LocalConfig {
             verify_window: Duration::from_secs(10),
             log_lines: 200,
             app_path: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
+            sandbox: None,
         }
     }
 }
@@ -296,6 +301,7 @@ impl LocalTarget {
                     run: run.clone(),
                     env: self.app_env(spec, &release, env, port),
                     port,
+                    sandbox: inner.config.sandbox.clone(),
                 };
                 let instance = Instance::start(launch, inner.policy()).await?;
                 (

@@ -6,6 +6,11 @@
 //! whole group dies with the deployer: the leader through `PR_SET_PDEATHSIG` on Linux, and
 //! everything it forked (`npm start` runs node as a grandchild, which the kernel signal does not
 //! reach) through a watchdog in the group that kills it when the deployer's end of a pipe closes.
+//!
+//! With a sandbox, the same wrapper runs inside bubblewrap (see [`kiln_sandbox::ServiceGuard`]):
+//! the app sees its release directory and nothing else of the data directory. Killing
+//! bubblewrap ends its PID namespace and so everything the app started; a graceful stop signals
+//! the processes inside the sandbox instead, since bubblewrap itself would die at SIGTERM.
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -50,6 +55,8 @@ pub(crate) struct Launch {
     /// The complete environment; nothing is inherited from the deployer.
     pub env: Vec<(String, String)>,
     pub port: u16,
+    /// Runs the app isolated when set.
+    pub sandbox: Option<kiln_sandbox::Sandbox>,
 }
 
 /// Restart and stop policy, copied out of `LocalConfig`.
@@ -133,6 +140,9 @@ struct Running {
     /// Write end of the watchdog pipe; held, never written, so closing it (by drop or by the
     /// deployer dying) takes the group down.
     _lifeline: Option<ChildStdin>,
+    /// The sandbox's cgroup and processes, when the app runs sandboxed; dropping it removes
+    /// the cgroup (best effort), so the `Drop` below covers sandboxed apps too.
+    sandbox: Option<kiln_sandbox::ServiceGuard>,
 }
 
 // If the owning task is dropped (runtime shutdown, panic) the app must not outlive it.
@@ -150,8 +160,15 @@ impl Running {
         self.reaped = true;
         // The leader is gone; anything it forked into the group would keep the port or pipes.
         signal_group(self.pgid, libc::SIGKILL);
+        self.release_sandbox().await;
         self.drain_readers().await;
         describe(status)
+    }
+
+    async fn release_sandbox(&mut self) {
+        if let Some(sandbox) = self.sandbox.take() {
+            sandbox.release().await;
+        }
     }
 
     async fn drain_readers(&mut self) {
@@ -168,7 +185,10 @@ impl Running {
     /// SIGTERM to the group, SIGKILL after `grace`. The grace covers the whole group, not just
     /// the leader: a shell leader dies at once while the app behind it is still shutting down.
     async fn terminate(mut self, grace: Duration) {
-        signal_group(self.pgid, libc::SIGTERM);
+        match &self.sandbox {
+            Some(sandbox) => sandbox.signal(libc::SIGTERM),
+            None => signal_group(self.pgid, libc::SIGTERM),
+        }
         let deadline = Instant::now() + grace;
         let mut status = None;
         loop {
@@ -193,6 +213,7 @@ impl Running {
         };
         self.reaped = true;
         signal_group(self.pgid, libc::SIGKILL);
+        self.release_sandbox().await;
         self.drain_readers().await;
         tracing::debug!(pgid = self.pgid, status = %describe(status), "app process ended");
     }
@@ -294,25 +315,59 @@ pub(crate) fn free_port() -> std::io::Result<u16> {
 // PR_SET_PDEATHSIG fires when the spawning *thread* exits, so this must run on a long-lived
 // thread: a tokio worker or the runtime's main thread, never inside spawn_blocking.
 fn spawn(launch: &Launch, logs: &Arc<LogRing>) -> Result<Running, Error> {
-    let mut command = Command::new("/bin/sh");
-    command
-        .arg("-c")
-        .arg(WRAPPER)
-        .arg(&launch.run)
-        .current_dir(&launch.release)
-        .env_clear()
-        .envs(launch.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(false);
-    set_parent_death_signal(&mut command);
-    let mut child = command.spawn().map_err(|source| Error::Spawn {
+    let spawn_error = |source| Error::Spawn {
         app: launch.app.clone(),
         commit: launch.commit.clone(),
         source,
-    })?;
+    };
+    let (mut child, sandbox) = match &launch.sandbox {
+        Some(sandbox) => {
+            let var = |name: &str| {
+                launch
+                    .env
+                    .iter()
+                    .rev()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v.clone())
+            };
+            let spec = kiln_sandbox::ServiceSpec {
+                command: WRAPPER.to_owned(),
+                args: vec![launch.run.clone()],
+                dir: launch.release.clone(),
+                env: launch.env.clone(),
+                path: var("PATH").unwrap_or_default(),
+                home: var("HOME").map(PathBuf::from),
+            };
+            let mut service = sandbox
+                .service(&spec)
+                .map_err(|e| spawn_error(std::io::Error::other(e)))?;
+            let command = service.command();
+            command
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            set_parent_death_signal(command);
+            let (child, guard) = service.spawn().map_err(spawn_error)?;
+            (child, Some(guard))
+        }
+        None => {
+            let mut command = Command::new("/bin/sh");
+            command
+                .arg("-c")
+                .arg(WRAPPER)
+                .arg(&launch.run)
+                .current_dir(&launch.release)
+                .env_clear()
+                .envs(launch.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .process_group(0)
+                .kill_on_drop(false);
+            set_parent_death_signal(&mut command);
+            (command.spawn().map_err(spawn_error)?, None)
+        }
+    };
     let pgid = child
         .id()
         .and_then(|pid| i32::try_from(pid).ok())
@@ -341,6 +396,7 @@ fn spawn(launch: &Launch, logs: &Arc<LogRing>) -> Result<Running, Error> {
         readers,
         reaped: false,
         _lifeline: lifeline,
+        sandbox,
     })
 }
 
