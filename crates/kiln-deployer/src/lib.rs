@@ -559,9 +559,13 @@ pub async fn run(
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{bound}"));
+    // Deployed apps run in the same sandbox as builds (with the host network, so they can
+    // listen and reach their database); `mode = "none"` runs them unsandboxed by choice.
+    let sandbox = kiln_tester::sandbox(&sandbox_config);
     let local = LocalConfig {
         readiness_timeout: Duration::from_secs(config.readiness_timeout_secs),
         app_path: std::env::var("PATH").unwrap_or_else(|_| LocalConfig::default().app_path),
+        sandbox: sandbox.clone().ok(),
         ..LocalConfig::default()
     };
     let target = LocalTarget::with_config(
@@ -575,11 +579,16 @@ pub async fn run(
     )?;
     let databases =
         kiln_appdb::AppDatabases::new(&config.databases, base_database_url.expose(), key)?;
-    for (app, result) in target.restore().await {
-        match result {
-            Ok(d) => tracing::info!(app = %app, url = %d.url, "restored live app"),
-            Err(e) => {
-                tracing::warn!(app = %app, error = %kiln_runtime::harness::error_chain(&e), "app not restored")
+    if let Err(why) = &sandbox {
+        // Bubblewrap is wanted but broken: bringing apps back would run them unsandboxed.
+        tracing::error!(error = %why, "live apps are not restored until the sandbox works");
+    } else {
+        for (app, result) in target.restore().await {
+            match result {
+                Ok(d) => tracing::info!(app = %app, url = %d.url, "restored live app"),
+                Err(e) => {
+                    tracing::warn!(app = %app, error = %kiln_runtime::harness::error_chain(&e), "app not restored")
+                }
             }
         }
     }
@@ -605,7 +614,7 @@ pub async fn run(
     ));
     let deployer = Deployer {
         git: Git::new(),
-        sandbox: kiln_tester::sandbox(&sandbox_config),
+        sandbox,
         catalog,
         targets,
         databases,
