@@ -293,6 +293,56 @@ impl Sandbox {
         &self.inner.enforcement
     }
 
+    /// Confines `cmd` (bwrap) with the configured limits: file size and open files always,
+    /// `extra` when given, memory and process count by a fresh cgroup (returned, to be
+    /// released after the command) or, without one, by rlimits.
+    pub(crate) fn confine(
+        &self,
+        cmd: &mut Command,
+        extra: Option<Rlimit>,
+    ) -> Result<Option<cgroup::Group>, Error> {
+        let limits = &self.inner.limits;
+        let mut rlimits: Vec<Rlimit> = extra.into_iter().collect();
+        rlimits.extend([
+            Rlimit {
+                resource: Resource::FileSize,
+                soft: limits.file_size_mb * MIB,
+                hard: limits.file_size_mb * MIB,
+            },
+            Rlimit {
+                resource: Resource::OpenFiles,
+                soft: limits.open_files,
+                hard: limits.open_files,
+            },
+        ]);
+        let (group, procs) = match &self.inner.cgroups {
+            Some(hierarchy) => {
+                let g = hierarchy
+                    .create(limits.memory_mb * MIB, limits.processes)
+                    .map_err(Error::Cgroup)?;
+                let procs = g.procs_files();
+                (Some(g), procs)
+            }
+            None => {
+                rlimits.extend([
+                    Rlimit {
+                        resource: Resource::AddressSpace,
+                        soft: limits.memory_mb * MIB,
+                        hard: limits.memory_mb * MIB,
+                    },
+                    Rlimit {
+                        resource: Resource::Processes,
+                        soft: limits.processes,
+                        hard: limits.processes,
+                    },
+                ]);
+                (None, Vec::new())
+            }
+        };
+        rlimit::confine(cmd, &procs, &rlimits).map_err(Error::Cgroup)?;
+        Ok(group)
+    }
+
     /// Runs `spec`, sending each output line to `lines` (when given) as it appears.
     pub async fn run(
         &self,
@@ -355,51 +405,16 @@ impl Sandbox {
                     network: spec.network,
                     tmp_bytes: limits.memory_mb * MIB,
                 });
-                let mut rlimits = vec![
-                    // The hard limit a little above the soft one: SIGXCPU first, which a
-                    // shell reports as such, SIGKILL only for a command that ignores it.
-                    Rlimit {
-                        resource: Resource::Cpu,
-                        soft: limits.cpu_secs,
-                        hard: limits.cpu_secs + 5,
-                    },
-                    Rlimit {
-                        resource: Resource::FileSize,
-                        soft: limits.file_size_mb * MIB,
-                        hard: limits.file_size_mb * MIB,
-                    },
-                    Rlimit {
-                        resource: Resource::OpenFiles,
-                        soft: limits.open_files,
-                        hard: limits.open_files,
-                    },
-                ];
+                // The hard limit a little above the soft one: SIGXCPU first, which a shell
+                // reports as such, SIGKILL only for a command that ignores it.
+                let cpu = Rlimit {
+                    resource: Resource::Cpu,
+                    soft: limits.cpu_secs,
+                    hard: limits.cpu_secs + 5,
+                };
                 let mut cmd = Command::new(&self.inner.bwrap);
                 cmd.args(args);
-                let procs = match &self.inner.cgroups {
-                    Some(hierarchy) => {
-                        let g = hierarchy
-                            .create(limits.memory_mb * MIB, limits.processes)
-                            .map_err(Error::Cgroup)?;
-                        let procs = g.procs_files();
-                        group = Some(g);
-                        procs
-                    }
-                    None => {
-                        rlimits.push(Rlimit {
-                            resource: Resource::AddressSpace,
-                            soft: limits.memory_mb * MIB,
-                            hard: limits.memory_mb * MIB,
-                        });
-                        rlimits.push(Rlimit {
-                            resource: Resource::Processes,
-                            soft: limits.processes,
-                            hard: limits.processes,
-                        });
-                        Vec::new()
-                    }
-                };
-                rlimit::confine(&mut cmd, &procs, &rlimits).map_err(Error::Cgroup)?;
+                group = self.confine(&mut cmd, Some(cpu))?;
                 cmd.arg("sh");
                 cmd
             }

@@ -19,7 +19,7 @@ use std::process::Stdio;
 
 use tokio::process::{Child, Command};
 
-use crate::rlimit::{self, Resource, Rlimit};
+use crate::rlimit;
 use crate::{Error, MIB, Mode, Sandbox, bwrap, cgroup};
 
 /// The sandbox's first process under bubblewrap: runs the service's `sh -c ...` (its
@@ -224,46 +224,10 @@ impl Sandbox {
                     network: true,
                     tmp_bytes: limits.memory_mb * MIB,
                 });
-                let mut rlimits = vec![
-                    Rlimit {
-                        resource: Resource::FileSize,
-                        soft: limits.file_size_mb * MIB,
-                        hard: limits.file_size_mb * MIB,
-                    },
-                    Rlimit {
-                        resource: Resource::OpenFiles,
-                        soft: limits.open_files,
-                        hard: limits.open_files,
-                    },
-                ];
                 let mut command = Command::new(&self.inner.bwrap);
                 command.args(args);
-                let procs = match &self.inner.cgroups {
-                    Some(hierarchy) => {
-                        let g = hierarchy
-                            .create(limits.memory_mb * MIB, limits.processes)
-                            .map_err(Error::Cgroup)?;
-                        let procs = g.procs_files();
-                        group = Some(g);
-                        procs
-                    }
-                    None => {
-                        rlimits.extend([
-                            Rlimit {
-                                resource: Resource::AddressSpace,
-                                soft: limits.memory_mb * MIB,
-                                hard: limits.memory_mb * MIB,
-                            },
-                            Rlimit {
-                                resource: Resource::Processes,
-                                soft: limits.processes,
-                                hard: limits.processes,
-                            },
-                        ]);
-                        Vec::new()
-                    }
-                };
-                rlimit::confine(&mut command, &procs, &rlimits).map_err(Error::Cgroup)?;
+                // No CPU-time limit: a service runs for as long as it is deployed.
+                group = self.confine(&mut command, None)?;
                 command.args(["sh", "-c", SUPERVISOR, "kiln-service"]);
                 command
             }

@@ -116,32 +116,60 @@ pub async fn run(config: Option<&Path>, command: Command) -> anyhow::Result<Exit
     let mut base = Loader::new(config)
         .base()
         .context("loading configuration")?;
-    let tag = &Uuid::new_v4().simple().to_string()[..10];
-    let db_name = format!("kiln_bench_{tag}");
-    let server = base
-        .database
-        .url
-        .expose()
-        .rsplit_once('/')
-        .map(|(s, _)| s.to_owned())
-        .context("database URL must name a database")?;
-    let mut admin = PgConnection::connect(&format!("{server}/postgres"))
-        .await
-        .context("connecting to postgres")?;
-    sqlx::query(&format!("CREATE DATABASE {db_name}"))
-        .execute(&mut admin)
-        .await?;
-    base.database.url = kiln_runtime::Secret::new(format!("{server}/{db_name}"));
-    base.nats.prefix = format!("bench{tag}");
+    let scratch = ScratchDb::create(&base).await?;
+    base.database.url = kiln_runtime::Secret::new(scratch.url.clone());
+    base.nats.prefix = format!("bench{}", scratch.tag);
     base.runtime.log_filter = "warn".into();
     let _telemetry = kiln_runtime::telemetry::init("bench", base.runtime.log_format, "warn");
 
     let result = measure(base, samples).await;
 
-    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {db_name} WITH (FORCE)"))
-        .execute(&mut admin)
-        .await;
+    scratch.drop().await;
     result
+}
+
+/// A database of its own on the configured server, so a benchmark never touches real data.
+pub(crate) struct ScratchDb {
+    /// Random, also used for the subject prefix.
+    pub tag: String,
+    pub url: String,
+    name: String,
+    admin: PgConnection,
+}
+
+impl ScratchDb {
+    pub async fn create(base: &kiln_runtime::Config) -> anyhow::Result<Self> {
+        let tag = Uuid::new_v4().simple().to_string()[..10].to_owned();
+        let name = format!("kiln_bench_{tag}");
+        let server = base
+            .database
+            .url
+            .expose()
+            .rsplit_once('/')
+            .map(|(s, _)| s.to_owned())
+            .context("database URL must name a database")?;
+        let mut admin = PgConnection::connect(&format!("{server}/postgres"))
+            .await
+            .context("connecting to postgres")?;
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await?;
+        Ok(Self {
+            url: format!("{server}/{name}"),
+            tag,
+            name,
+            admin,
+        })
+    }
+
+    pub async fn drop(mut self) {
+        let _ = sqlx::query(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        ))
+        .execute(&mut self.admin)
+        .await;
+    }
 }
 
 async fn measure(base: kiln_runtime::Config, samples: usize) -> anyhow::Result<ExitCode> {

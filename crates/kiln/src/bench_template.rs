@@ -21,7 +21,6 @@ use kiln_runtime::config::Loader;
 use kiln_sandbox::{CommandSpec, Sandbox};
 use kiln_templates::{Catalog, RenderContext, ServeKind, Story, Template};
 use kiln_tester::Phase;
-use sqlx::{Connection, PgConnection};
 use uuid::Uuid;
 
 const BRIEF: &str =
@@ -151,21 +150,7 @@ async fn pipeline(
     scratch: &Path,
     cache: &Path,
 ) -> anyhow::Result<Duration> {
-    let tag = &Uuid::new_v4().simple().to_string()[..10];
-    let db_name = format!("kiln_bench_{tag}");
-    let server = base
-        .database
-        .url
-        .expose()
-        .rsplit_once('/')
-        .map(|(s, _)| s.to_owned())
-        .context("database URL must name a database")?;
-    let mut admin = PgConnection::connect(&format!("{server}/postgres"))
-        .await
-        .context("connecting to postgres")?;
-    sqlx::query(&format!("CREATE DATABASE {db_name}"))
-        .execute(&mut admin)
-        .await?;
+    let db = crate::bench::ScratchDb::create(base).await?;
     let free = || -> anyhow::Result<u16> {
         Ok(std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
@@ -182,8 +167,8 @@ async fn pipeline(
         .args(["--apps-http", &format!("127.0.0.1:{apps}")])
         .arg("--data-dir")
         .arg(scratch.join("up"))
-        .args(["--prefix", &format!("bench{tag}")])
-        .env("KILN_DATABASE_URL", format!("{server}/{db_name}"))
+        .args(["--prefix", &format!("bench{}", db.tag)])
+        .env("KILN_DATABASE_URL", &db.url)
         .env("KILN_NATS_URL", &base.nats.url)
         .env("KILN_CACHE_DIR", cache)
         .env("KILN_RUNTIME__LOG_FILTER", "warn")
@@ -202,9 +187,7 @@ async fn pipeline(
         }
     }
     let _ = tokio::time::timeout(Duration::from_secs(30), up.wait()).await;
-    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {db_name} WITH (FORCE)"))
-        .execute(&mut admin)
-        .await;
+    db.drop().await;
     result
 }
 
