@@ -49,11 +49,10 @@ impl Stack {
     }
 
     pub async fn start_with(env: TestEnv, bin: &str, extra_env: Vec<(String, String)>) -> Self {
-        let (api_port, apps_port) = (free_port(), free_port());
         std::fs::create_dir_all(env.data_path().join("logs")).expect("log dir");
         let mut stack = Self {
-            api: format!("http://127.0.0.1:{api_port}"),
-            apps: format!("http://127.0.0.1:{apps_port}"),
+            api: String::new(),
+            apps: String::new(),
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
                 .build()
@@ -62,33 +61,67 @@ impl Stack {
             procs: BTreeMap::new(),
             bin: PathBuf::from(bin),
             extra_env,
-            api_port,
-            apps_port,
+            api_port: 0,
+            apps_port: 0,
         };
-        for s in SERVICES {
-            stack.spawn(s);
+        // A port found free can be taken by another test's process before ours binds it; the
+        // service that lost the race exits, and the one answering there is somebody else's.
+        // So readiness means *our* API and deployer answer, and a lost race starts over.
+        for _ in 0..3 {
+            stack.api_port = free_port();
+            stack.apps_port = free_port();
+            stack.api = format!("http://127.0.0.1:{}", stack.api_port);
+            stack.apps = format!("http://127.0.0.1:{}", stack.apps_port);
+            for s in SERVICES {
+                stack.spawn(s);
+            }
+            if stack.ours_answer().await {
+                return stack;
+            }
+            for (_, mut child) in std::mem::take(&mut stack.procs) {
+                let _ = child.kill().await;
+            }
         }
-        let health = format!("{}/health", stack.api);
-        let http = stack.http.clone();
-        let ready = tokio::time::timeout(Duration::from_secs(60), async {
+        stack.dump_logs();
+        panic!("the API and the deployer did not become healthy within 60 s (three tries)");
+    }
+
+    /// This replica's worker id: unique to the stack, so health answers prove whose they are.
+    fn worker_id(&self, service: &str) -> String {
+        format!("{service}-{}-{}", self.procs.len(), self.env.prefix)
+    }
+
+    /// Waits until this stack's API and deployer answer `/health` on their ports; false when
+    /// one of them exited or another process answers there.
+    async fn ours_answer(&mut self) -> bool {
+        let expect = [
+            (format!("{}/health", self.api), "api"),
+            (format!("{}/health", self.apps), "deployer"),
+        ];
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        for (url, service) in expect {
             loop {
-                if http
-                    .get(&health)
-                    .send()
-                    .await
-                    .is_ok_and(|r| r.status().is_success())
+                if let Ok(r) = self.http.get(&url).send().await
+                    && r.status().is_success()
+                    && let Ok(body) = r.json::<Value>().await
                 {
-                    return;
+                    let worker = body["worker"].as_str().unwrap_or_default();
+                    if body["service"] == service && worker.ends_with(&self.env.prefix) {
+                        break;
+                    }
+                    return false;
+                }
+                let exited = self
+                    .procs
+                    .get_mut(service)
+                    .is_some_and(|c| matches!(c.try_wait(), Ok(Some(_))));
+                if exited || tokio::time::Instant::now() > deadline {
+                    return false;
                 }
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
-        })
-        .await;
-        if ready.is_err() {
-            stack.dump_logs();
-            panic!("the API did not become healthy within 60 s");
         }
-        stack
+        true
     }
 
     fn log_path(&self, service: &str) -> PathBuf {
@@ -119,10 +152,7 @@ impl Stack {
                 "KILN_DEPLOYER__HTTP",
                 format!("127.0.0.1:{}", self.apps_port),
             )
-            .env(
-                "KILN_RUNTIME__WORKER_ID",
-                format!("{service}-{}", self.procs.len()),
-            )
+            .env("KILN_RUNTIME__WORKER_ID", self.worker_id(service))
             .env("KILN_RUNTIME__LOG_FILTER", "info")
             .envs(self.extra_env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
