@@ -53,22 +53,20 @@ pub async fn delete_app(
         project: name.clone(),
     })
     .unwrap_or_default();
-    let reply = tokio::time::timeout(
-        REMOVE_TIMEOUT,
-        state
-            .ctx
-            .nats
-            .request(state.ctx.subjects.app_remove(), request.into()),
-    )
-    .await
-    .map_err(|_| Error::Nats {
-        context: "asking a deployer to remove the app",
-        message: format!("no answer within {REMOVE_TIMEOUT:?}"),
-    })?
-    .map_err(|e| Error::Nats {
-        context: "asking a deployer to remove the app",
-        message: e.to_string(),
-    })?;
+    // The client's default request timeout (10 s) is shorter than stopping an app on a remote
+    // host and dropping its database may take.
+    let request = async_nats::Request::new()
+        .payload(request.into())
+        .timeout(Some(REMOVE_TIMEOUT));
+    let reply = state
+        .ctx
+        .nats
+        .send_request(state.ctx.subjects.app_remove(), request)
+        .await
+        .map_err(|e| Error::Nats {
+            context: "asking a deployer to remove the app",
+            message: e.to_string(),
+        })?;
     match serde_json::from_slice::<RemoveAppReply>(&reply.payload) {
         Ok(RemoveAppReply::Removed { target, freed }) => Ok(Json(AppRemoved {
             project: name,
