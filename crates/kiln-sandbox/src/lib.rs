@@ -367,6 +367,14 @@ impl Sandbox {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
+        // Toolchain variables (RUSTUP_HOME for rustup's proxies) matter in both modes: the
+        // environment is cleared either way.
+        let toolchains = bwrap::toolchains(&spec.path, &self.inner.ro_paths, &workspace);
+        for (k, v) in &toolchains.env {
+            if !spec.env.iter().any(|(name, _)| name == k) {
+                env.push((k.clone(), v.clone()));
+            }
+        }
         let mut group = None;
         let mut cmd = match self.inner.mode {
             Mode::None => {
@@ -390,12 +398,6 @@ impl Sandbox {
                         path.canonicalize().map_err(fail)
                     })
                     .collect::<Result<Vec<_>, _>>()?;
-                let toolchains = bwrap::toolchains(&spec.path, &self.inner.ro_paths, &workspace);
-                for (k, v) in toolchains.env {
-                    if !spec.env.iter().any(|(name, _)| *name == k) {
-                        env.push((k, v));
-                    }
-                }
                 let limits = &self.inner.limits;
                 let args = bwrap::args(&bwrap::Layout {
                     workspace: &workspace,

@@ -205,6 +205,9 @@ impl Sandbox {
             })?;
         let home = spec.home.clone().unwrap_or_else(|| dir.clone());
         let mut env = vec![("LANG".to_owned(), "C.UTF-8".to_owned())];
+        // Toolchain variables matter in both modes: the environment is cleared either way.
+        let toolchains = bwrap::toolchains(&spec.path, &self.inner.ro_paths, &dir);
+        env.extend(toolchains.env.iter().cloned());
         let mut group = None;
         let mut command = match self.inner.mode {
             Mode::None => {
@@ -213,8 +216,6 @@ impl Sandbox {
                 command
             }
             Mode::Bubblewrap => {
-                let toolchains = bwrap::toolchains(&spec.path, &self.inner.ro_paths, &dir);
-                env.extend(toolchains.env);
                 let limits = &self.inner.limits;
                 let args = bwrap::args(&bwrap::Layout {
                     workspace: &dir,

@@ -72,12 +72,6 @@ pub fn command_env(
                 env.vars
                     .push(("CARGO_TARGET_DIR".into(), target.display().to_string()));
                 env.vars.push(("CARGO_TERM_COLOR".into(), "never".into()));
-                // rustup's `cargo` proxy finds its toolchains through RUSTUP_HOME; with a
-                // cleared environment and HOME in the workspace it would find none.
-                if let Some(rustup) = rustup_home() {
-                    env.vars
-                        .push(("RUSTUP_HOME".into(), rustup.display().to_string()));
-                }
                 env.writable.push(home);
                 env.writable.push(target);
             }
@@ -87,14 +81,6 @@ pub fn command_env(
         std::fs::create_dir_all(dir)?;
     }
     Ok(env)
-}
-
-/// This host's rustup home, when rustup manages the toolchain.
-fn rustup_home() -> Option<PathBuf> {
-    let dir = std::env::var_os("RUSTUP_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".rustup")))?;
-    dir.is_dir().then_some(dir)
 }
 
 #[cfg(test)]
