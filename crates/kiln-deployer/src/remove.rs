@@ -10,7 +10,7 @@ use kiln_runtime::{Ctx, Shutdown};
 use kiln_store::records;
 use kiln_templates::Catalog;
 
-use crate::targets::{LOCAL, Targets};
+use crate::targets::Targets;
 
 /// Serves removal requests (queue group `deployer`) until `shutdown`.
 pub async fn serve(
@@ -79,14 +79,7 @@ async fn remove(
             kiln_runtime::harness::error_chain(&e)
         ));
     }
-    freed.push(format!(
-        "process, port and releases on {}",
-        if target_name == LOCAL {
-            LOCAL
-        } else {
-            &target_name
-        }
-    ));
+    freed.push(format!("process, port and releases on {target_name}"));
     if let Some(db) = catalog
         .get(&template)
         .and_then(|t| t.manifest.database.as_ref())

@@ -95,8 +95,8 @@ impl Targets {
         let mut by_name = BTreeMap::from([(LOCAL.to_owned(), AnyTarget::Local(local))]);
         for (name, config) in configured {
             if name == LOCAL {
-                return Err(Error::InvalidSpec {
-                    app: String::new(),
+                return Err(Error::Config {
+                    target: LOCAL,
                     reason: "[deployer.targets.local] is reserved for the built-in local target"
                         .into(),
                 });

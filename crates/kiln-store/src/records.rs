@@ -714,19 +714,6 @@ pub async fn task_deployments<'e>(
     rows.iter().map(deployment_from_row).collect()
 }
 
-/// Live deployments of a target: what a restarted deployer brings back.
-pub async fn live_deployments<'e>(
-    db: impl PgExecutor<'e>,
-    target: &str,
-) -> Result<Vec<Deployment>> {
-    let sql = format!(
-        "SELECT {DEPLOYMENT_COLUMNS} FROM deployments d JOIN projects p ON p.id = d.project_id \
-         WHERE d.status = 'live' AND d.target = $1 ORDER BY p.name"
-    );
-    let rows = sqlx::query(&sql).bind(target).fetch_all(db).await?;
-    rows.iter().map(deployment_from_row).collect()
-}
-
 /// The live (last verified) deployment of `project`, if any: what a failed deploy rolls
 /// back to.
 pub async fn live_deployment<'e>(
