@@ -745,9 +745,14 @@ async fn a_revision_that_fails_verification_over_ssh_rolls_back_to_the_verified_
     let rev = body["id"].as_str().expect("id").to_owned();
     let rev = stack.wait_finished(&rev, FINISH).await;
     assert_eq!(rev["status"], "rolled_back", "{rev:#}");
-    let reason = rev["status_reason"].to_string() + &rev.to_string();
+    // The reason names what the live page lacked and what is live instead.
+    let reason = rev["status_reason"].as_str().unwrap_or_default();
     assert!(
-        reason.contains("Opening hours") && reason.contains("rolled back to"),
+        reason.contains("is missing") && reason.contains("Opening hours"),
+        "{rev:#}"
+    );
+    assert!(
+        reason.contains(&format!("rolled back to {}", &sha1[..12])),
         "{reason}"
     );
     // Both attempts are on record: the release that failed and the earlier one, live again.

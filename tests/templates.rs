@@ -149,11 +149,9 @@ async fn check(stack: &Stack, n: &Needs, project: &str, task: &Value) -> Result<
         return Err(format!("expected deployed, got {status}: {task:#}"));
     }
     let url = task["deployment"]["url"].as_str().unwrap_or_default();
-    let sha = task["deployment"]["commit_sha"]
-        .as_str()
-        .or_else(|| task["commits"].as_array()?.last()?["sha"].as_str())
-        .unwrap_or_default()
-        .to_owned();
+    let Some(sha) = task["deployment"]["commit_sha"].as_str() else {
+        return Err(format!("no deployed commit recorded: {task:#}"));
+    };
     let (code, stamp) = fetch(&format!("{url}__kiln/version")).await;
     if code != 200 || stamp.trim() != sha {
         return Err(format!(

@@ -1,10 +1,9 @@
 'use strict';
-
-// One message for every missing field.
-const REQUIRED = 'required';
 // Request body checks. Each returns `{ value }` or `{ errors }` (field -> message) so the
 // API can tell clients exactly which field to fix.
 
+/** One message for every missing field. */
+const REQUIRED = 'required';
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const MAX_EMAIL = 254;
 const MIN_PASSWORD = 8;
@@ -24,7 +23,7 @@ function credentials(body) {
   if (!isObject(body)) return { errors: { body: 'expected a JSON object' } };
   const errors = {};
   const email = typeof body.email === 'string' ? body.email.trim().toLowerCase() : '';
-  if (!email) errors.email = 'required';
+  if (!email) errors.email = REQUIRED;
   else if (email.length > MAX_EMAIL || !EMAIL.test(email)) errors.email = 'not a valid email address';
 
   const { password } = body;
