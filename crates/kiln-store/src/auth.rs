@@ -117,7 +117,8 @@ fn token_from_row(r: &sqlx::postgres::PgRow) -> Result<Token> {
     })
 }
 
-const TOKEN_COLUMNS: &str = "id, name, role, hint, created_by, created_at, last_used_at, revoked_at";
+const TOKEN_COLUMNS: &str =
+    "id, name, role, hint, created_by, created_at, last_used_at, revoked_at";
 
 /// Creates a token; returns it with its secret, which is not stored and cannot be shown again.
 /// `None` when a live token already has this name.
