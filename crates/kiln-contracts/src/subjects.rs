@@ -145,6 +145,13 @@ impl Subjects {
         format!("{}.heartbeat.*", self.prefix)
     }
 
+    /// `<prefix>.control.pause`: core NATS broadcast that a pause was set or lifted. Every
+    /// service re-reads the flags from Postgres and replies with its worker name, so the API
+    /// can say who heard it. The flags in Postgres stay the truth.
+    pub fn control_pause(&self) -> String {
+        format!("{}.control.pause", self.prefix)
+    }
+
     /// `<prefix>.rag.query`: request/reply retrieval served by the indexer.
     pub fn rag_query(&self) -> String {
         format!("{}.rag.query", self.prefix)

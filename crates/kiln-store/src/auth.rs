@@ -120,6 +120,16 @@ fn token_from_row(r: &sqlx::postgres::PgRow) -> Result<Token> {
 const TOKEN_COLUMNS: &str =
     "id, name, role, hint, created_by, created_at, last_used_at, revoked_at";
 
+/// Whether `name` may name a token: 1 to 64 letters, digits, `-`, `_`, `.`, `@` or `:` (it is
+/// the actor of every audit row the token leaves, so it stays plain).
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.@:".contains(&b))
+}
+
 /// Creates a token; returns it with its secret, which is not stored and cannot be shown again.
 /// `None` when a live token already has this name.
 pub async fn create_token<'e>(

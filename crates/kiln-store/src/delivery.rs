@@ -58,13 +58,26 @@ pub async fn enqueue<'e>(db: impl PgExecutor<'e>, msg: &OutboxMessage) -> Result
     Ok(())
 }
 
-/// Locks up to `limit` unsent rows for this transaction, oldest first. Rows locked by
-/// another relay are skipped, so replicas share the outbox without publishing twice.
-pub async fn claim_pending(conn: &mut PgConnection, limit: i64) -> Result<Vec<OutboxMessage>> {
+/// Locks up to `limit` unsent rows written by `source` (their CloudEvents `ce-source`
+/// header, `/kiln/<service>`) for this transaction, oldest first. Rows locked by another
+/// relay are skipped, so replicas of one service share its rows without publishing twice.
+///
+/// Each service publishes only what it wrote, under its own broker identity: another
+/// service's rows wait for that service's relay (they are published when it starts), and
+/// never block this one's.
+pub async fn claim_pending(
+    conn: &mut PgConnection,
+    source: &str,
+    limit: i64,
+) -> Result<Vec<OutboxMessage>> {
+    // `headers` is a JSON array of [name, value] pairs (see `enqueue`).
     let rows = sqlx::query(
         "SELECT id, subject, payload, headers FROM outbox WHERE sent_at IS NULL \
-         ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED",
+         AND headers @> jsonb_build_array(jsonb_build_array($1::text, $2::text)) \
+         ORDER BY seq LIMIT $3 FOR UPDATE SKIP LOCKED",
     )
+    .bind(kiln_contracts::headers::CE_SOURCE)
+    .bind(source)
     .bind(limit)
     .fetch_all(conn)
     .await?;

@@ -4,7 +4,9 @@
 //! a stage writes its results, its inbox row and its outbox rows in one transaction.
 //! Queries are checked at runtime (not `query!` macros) so building never needs a database.
 
+pub mod audit;
 pub mod auth;
+pub mod control;
 pub mod delivery;
 pub mod memory;
 pub mod people;

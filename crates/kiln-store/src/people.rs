@@ -16,6 +16,8 @@ pub enum WaitKind {
     PlanApproval,
     ReleaseApproval,
     BudgetApproval,
+    /// Not a person's decision: the kill switch. Lifting the pause resumes the step.
+    Paused,
 }
 
 impl WaitKind {
@@ -25,6 +27,7 @@ impl WaitKind {
             WaitKind::PlanApproval => "plan_approval",
             WaitKind::ReleaseApproval => "release_approval",
             WaitKind::BudgetApproval => "budget_approval",
+            WaitKind::Paused => "paused",
         }
     }
 
@@ -34,6 +37,7 @@ impl WaitKind {
             WaitKind::PlanApproval,
             WaitKind::ReleaseApproval,
             WaitKind::BudgetApproval,
+            WaitKind::Paused,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
@@ -46,6 +50,7 @@ impl WaitKind {
             WaitKind::PlanApproval,
             WaitKind::ReleaseApproval,
             WaitKind::BudgetApproval,
+            WaitKind::Paused,
         ]
         .into_iter()
         .find(|k| k.status() == status)
@@ -58,6 +63,7 @@ impl WaitKind {
             WaitKind::PlanApproval => crate::TaskStatus::AwaitingPlanApproval,
             WaitKind::ReleaseApproval => crate::TaskStatus::AwaitingReleaseApproval,
             WaitKind::BudgetApproval => crate::TaskStatus::AwaitingBudgetApproval,
+            WaitKind::Paused => crate::TaskStatus::Paused,
         }
     }
 }
@@ -318,6 +324,23 @@ pub async fn set_options<'e>(
         .execute(db)
         .await?;
     Ok(())
+}
+
+/// Tasks parked by the kill switch that lifting a pause lets go: every paused task of
+/// `project`, or with `None` every paused task whose project is not itself paused.
+pub async fn paused_tasks(conn: &mut PgConnection, project: Option<&str>) -> Result<Vec<Uuid>> {
+    let rows = sqlx::query(
+        "SELECT w.task_id FROM parked_work w JOIN tasks t ON t.id = w.task_id \
+         JOIN projects p ON p.id = t.project_id WHERE w.kind = 'paused' \
+         AND CASE WHEN $1::text IS NULL \
+             THEN NOT EXISTS (SELECT 1 FROM control_flags f WHERE f.name = 'pause:' || p.name) \
+             ELSE p.name = $1 AND NOT EXISTS (SELECT 1 FROM control_flags f WHERE f.name = 'pause') END \
+         ORDER BY w.parked_at",
+    )
+    .bind(project)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(|r| Ok(r.try_get("task_id")?)).collect()
 }
 
 #[cfg(test)]

@@ -18,6 +18,8 @@ pub enum TaskStatus {
     AwaitingBudgetApproval,
     Deploying,
     Verifying,
+    /// Parked by the kill switch; resumes where it stopped when the pause is lifted.
+    Paused,
     Deployed,
     Blocked,
     Failed,
@@ -26,7 +28,7 @@ pub enum TaskStatus {
 }
 
 impl TaskStatus {
-    pub const ALL: [TaskStatus; 18] = [
+    pub const ALL: [TaskStatus; 19] = [
         TaskStatus::Queued,
         TaskStatus::Planning,
         TaskStatus::AwaitingClarification,
@@ -40,6 +42,7 @@ impl TaskStatus {
         TaskStatus::AwaitingBudgetApproval,
         TaskStatus::Deploying,
         TaskStatus::Verifying,
+        TaskStatus::Paused,
         TaskStatus::Deployed,
         TaskStatus::Blocked,
         TaskStatus::Failed,
@@ -62,6 +65,7 @@ impl TaskStatus {
             TaskStatus::AwaitingBudgetApproval => "awaiting_budget_approval",
             TaskStatus::Deploying => "deploying",
             TaskStatus::Verifying => "verifying",
+            TaskStatus::Paused => "paused",
             TaskStatus::Deployed => "deployed",
             TaskStatus::Blocked => "blocked",
             TaskStatus::Failed => "failed",

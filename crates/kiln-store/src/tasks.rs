@@ -300,6 +300,23 @@ pub async fn audit<'e>(
     Ok(())
 }
 
+/// Records who asked for a task and through which door (api, dashboard, telegram, ...):
+/// the release gate refuses to let the same person approve it.
+pub async fn set_requester<'e>(
+    db: impl PgExecutor<'e>,
+    task_id: Uuid,
+    who: &str,
+    source: &str,
+) -> Result<()> {
+    sqlx::query("UPDATE tasks SET requested_by = $2, source = $3 WHERE id = $1")
+        .bind(task_id)
+        .bind(who)
+        .bind(source)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
 /// The task an `Idempotency-Key` already created, with the hash of the request that created it.
 pub async fn idempotent_task<'e>(
     db: impl PgExecutor<'e>,
