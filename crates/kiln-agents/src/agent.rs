@@ -20,6 +20,9 @@ pub enum AgentError {
     /// A budget limit would be crossed: the task waits for a person to raise it.
     #[error("{}", budget_reason(.0))]
     Budget(BudgetExceeded),
+    /// The kill switch is on: the task parks until the pause is lifted.
+    #[error("paused by {actor}: {reason}")]
+    Paused { actor: String, reason: String },
     /// The model (and its fallbacks) could not be reached or kept failing.
     #[error("model unavailable: {0}")]
     Unavailable(String),
@@ -52,6 +55,11 @@ impl From<AgentError> for HandlerError {
                 reason: budget_reason(&b),
                 detail: serde_json::json!({"limit": b.limit, "used": b.used, "needed": b.needed, "max": b.max}),
             },
+            AgentError::Paused { actor, reason } => HandlerError::Wait {
+                kind: WaitKind::Paused,
+                reason: format!("paused by {actor}: {reason}"),
+                detail: serde_json::json!({"paused_by": actor, "reason": reason}),
+            },
             AgentError::Unavailable(m) => {
                 HandlerError::Retryable(format!("model unavailable: {m}"))
             }
@@ -65,6 +73,7 @@ impl From<AgentError> for HandlerError {
 fn classify(e: kiln_llm::Error) -> AgentError {
     match e {
         kiln_llm::Error::Budget(b) => AgentError::Budget(b),
+        kiln_llm::Error::Paused { actor, reason } => AgentError::Paused { actor, reason },
         e if e.is_retryable() => AgentError::Unavailable(e.summary()),
         kiln_llm::Error::Malformed { .. } => AgentError::Invalid(e.summary()),
         e => AgentError::Refused(e.summary()),

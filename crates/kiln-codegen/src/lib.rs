@@ -359,7 +359,8 @@ impl Codegen {
             task.project,
             template.name()
         );
-        self.commit_step(&wd, &task.branch, &subject, &t).await?;
+        self.commit_step(cx, &task.project, &wd, &task.branch, &subject, &t)
+            .await?;
         Ok(None)
     }
 
@@ -396,7 +397,8 @@ impl Codegen {
         job.log.info(format!("{message} ({})", agent.mode())).await;
         let (_scratch, wd) = self.checkout(cx, task, repo).await?;
         llm::run_step(agent, &self.config, cx, job, stack, &wd, step).await?;
-        self.commit_step(&wd, &task.branch, message, &t).await
+        self.commit_step(cx, &task.project, &wd, &task.branch, message, &t)
+            .await
     }
 
     /// A fresh working copy of the task branch, removed when the guard drops.
@@ -419,6 +421,8 @@ impl Codegen {
 
     async fn commit_step(
         &self,
+        cx: &Ctx,
+        project: &str,
         wd: &kiln_git::Workdir,
         branch: &str,
         message: &str,
@@ -437,6 +441,9 @@ impl Codegen {
                 .await
                 .map_err(|e| classify_git("committing an empty step", e))?;
         }
+        // The kill switch: a pause set while this step worked stops the push; the step runs
+        // again from its start when the pause is lifted.
+        cx.pause_point(Some(project)).await?;
         wd.push(branch)
             .await
             .map_err(|e| classify_git("pushing the task branch", e))

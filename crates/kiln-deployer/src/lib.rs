@@ -244,6 +244,8 @@ impl Handler for Deployer {
                     app_env.push(("DATABASE_URL".into(), self.database(job, &ws, db).await?));
                 }
                 let spec = self.spec(cx, job, ws, app_env).await?;
+                // The kill switch, checked last: a pause during the build stops the deploy.
+                cx.pause_point(Some(&job.task.project)).await?;
                 let deployed = target.deploy(&spec).await.map_err(|e| {
                     HandlerError::Permanent(format!(
                         "deploy to the {} target failed: {}",

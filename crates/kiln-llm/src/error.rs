@@ -41,6 +41,9 @@ pub enum Error {
     ContextTooLarge { estimated: u64, window: u32 },
     #[error(transparent)]
     Budget(#[from] BudgetExceeded),
+    /// The kill switch is on for the task's project or everything: no model call starts.
+    #[error("paused by {actor}: {reason}")]
+    Paused { actor: String, reason: String },
     #[error("llm call records could not be written")]
     Store(#[from] sqlx::Error),
     #[error("task {task_id} does not exist")]

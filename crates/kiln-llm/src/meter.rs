@@ -139,6 +139,23 @@ async fn reserve(
             task_id: ctx.task_id,
         });
     }
+    // The kill switch, read under the same lock: a pause set before this point stops the call.
+    let paused = sqlx::query(
+        "SELECT f.value->>'actor' AS actor, f.value->>'reason' AS reason FROM tasks t \
+         JOIN projects p ON p.id = t.project_id JOIN control_flags f \
+           ON f.name = 'pause' OR f.name = 'pause:' || p.name \
+         WHERE t.id = $1 ORDER BY f.name = 'pause' DESC LIMIT 1",
+    )
+    .bind(ctx.task_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(p) = paused {
+        info!("llm call refused: kiln is paused");
+        return Err(Error::Paused {
+            actor: p.try_get::<Option<String>, _>("actor")?.unwrap_or_default(),
+            reason: p.try_get::<Option<String>, _>("reason")?.unwrap_or_default(),
+        });
+    }
     let row = sqlx::query(
         "SELECT coalesce(sum(input_tokens + output_tokens), 0)::bigint AS tokens, \
                 coalesce(sum(cost_usd), 0)::float8 AS cost_usd, \

@@ -468,6 +468,36 @@ async fn process<H: Handler>(
         round,
         attempt,
     };
+    // The kill switch: nothing new starts while paused. Pipeline work parks as it would for a
+    // person and runs again from the start of this stage when the pause is lifted.
+    if binding.skip_finished {
+        match kiln_store::control::paused(&cx.db, Some(&task.project)).await {
+            Ok(None) => {}
+            Ok(Some(flag)) => {
+                let (reason, detail) = crate::control::pause_reason(Some(&task.project), &flag);
+                tracing::info!(%reason, "paused; parking the work item");
+                if let Err(e) = begin_run(cx, binding, key, &task).await {
+                    return retry_later(cx, attempt, "stage start", &e);
+                }
+                return match park_current(
+                    cx,
+                    binding,
+                    msg,
+                    key,
+                    &message_id,
+                    WaitKind::Paused,
+                    &reason,
+                    &detail,
+                )
+                .await
+                {
+                    Ok(()) => Disposition::Ack("paused"),
+                    Err(e) => retry_later(cx, attempt, "parking work", &e),
+                };
+            }
+            Err(e) => return retry_later(cx, attempt, "pause flags", &e),
+        }
+    }
     if let Err(e) = begin_run(cx, binding, key, &task).await {
         return retry_later(cx, attempt, "stage start", &e);
     }

@@ -6,6 +6,7 @@
 //! [`Runtime::run`].
 
 pub mod config;
+pub mod control;
 pub mod envelope;
 pub mod harness;
 pub mod http;
@@ -82,6 +83,8 @@ pub struct Ctx {
     pub worker: String,
     pub metrics: Metrics,
     pub config: HarnessConfig,
+    /// The pause flags as this process last read them (decisions re-read Postgres).
+    pub pause: control::PauseView,
     relay: RelayHandle,
 }
 
@@ -165,7 +168,7 @@ impl Runtime {
         shutdown: &CancellationToken,
     ) -> Result<Self, Error> {
         let subjects = Subjects::new(&config.nats.prefix)?;
-        let nats = wait_for("nats", shutdown, || connect_nats(&config.nats.url)).await?;
+        let nats = wait_for("nats", shutdown, || connect_nats(&config.nats)).await?;
         let js = async_nats::jetstream::new(nats.clone());
         nats::ensure_streams(&js, &subjects).await?;
         let db = wait_for("postgres", shutdown, || connect_db(&config)).await?;
@@ -184,6 +187,7 @@ impl Runtime {
         let relay_task = tokio::spawn(relay::run(
             db.clone(),
             js.clone(),
+            service,
             relay.clone(),
             metrics.clone(),
             relay_stop.clone(),
@@ -209,9 +213,11 @@ impl Runtime {
                 retry_base_ms: rc.retry_base_ms,
                 shutdown_grace_secs: rc.shutdown_grace_secs,
             },
+            pause: control::PauseView::default(),
             relay,
         });
         tokio::spawn(heartbeat(cx.clone(), relay_stop.clone()));
+        tokio::spawn(control::listen(cx.clone(), relay_stop.clone()));
         tracing::info!(service, worker = %cx.worker, prefix = %cx.subjects.prefix(), "runtime ready");
         Ok(Self {
             cx,
@@ -297,11 +303,32 @@ async fn heartbeat(cx: Arc<Ctx>, stop: CancellationToken) {
     }
 }
 
-async fn connect_nats(url: &str) -> Result<async_nats::Client, String> {
-    async_nats::ConnectOptions::new()
+/// Connects as `[nats] user` when set, with that identity's private inbox prefix (see
+/// `kiln_contracts::permissions`). Refusals by the server's permissions (a publish or
+/// subscription outside the allow lists) arrive only as events, so they are logged here.
+async fn connect_nats(nats: &config::NatsConfig) -> Result<async_nats::Client, String> {
+    let options = match (&nats.user, &nats.password) {
+        (Some(user), password) => {
+            let password = password.as_ref().map(Secret::expose).unwrap_or_default();
+            let options =
+                async_nats::ConnectOptions::with_user_and_password(user.clone(), password.into());
+            match kiln_contracts::permissions::inbox_prefix(user) {
+                Some(prefix) => options.custom_inbox_prefix(prefix),
+                None => options,
+            }
+        }
+        (None, Some(_)) => return Err("nats.password is set without nats.user".into()),
+        (None, None) => async_nats::ConnectOptions::new(),
+    };
+    options
+        .event_callback(|event| async move {
+            if let async_nats::Event::ServerError(e) = event {
+                tracing::warn!(error = %e, "nats server refused");
+            }
+        })
         .name("kiln")
         .connection_timeout(Duration::from_secs(5))
-        .connect(url)
+        .connect(&nats.url)
         .await
         .map_err(|e| e.to_string())
 }
