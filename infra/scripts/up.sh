@@ -8,4 +8,7 @@ log "building kiln (release)"
 cargo build --release -p kiln
 log "building the dashboard (npm run build)"
 (cd frontend && npm run build)
-exec target/release/kiln up "$@"
+# The quick start never trusts a NATS or Postgres merely found on the default ports (it may
+# accept anyone): `kiln up --isolated` starts its own, with per-service NATS users and
+# password logins, unless KILN_NATS_URL / KILN_DATABASE_URL name servers you configured.
+exec target/release/kiln up --isolated "$@"

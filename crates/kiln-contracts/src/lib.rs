@@ -6,6 +6,7 @@
 
 pub mod apps;
 pub mod headers;
+pub mod permissions;
 pub mod stage;
 pub mod subjects;
 

@@ -50,6 +50,11 @@ pub struct NatsConfig {
     pub url: String,
     /// Prefix of every subject and stream; tests and tenants use their own.
     pub prefix: String,
+    /// User this service connects as (`kiln nats-config` names one per service,
+    /// `<prefix>-<service>`); none connects without credentials.
+    pub user: Option<String>,
+    /// Password of `user`.
+    pub password: Option<Secret>,
 }
 
 impl Default for NatsConfig {
@@ -57,6 +62,8 @@ impl Default for NatsConfig {
         Self {
             url: "nats://127.0.0.1:4222".into(),
             prefix: kiln_contracts::Subjects::DEFAULT_PREFIX.into(),
+            user: None,
+            password: None,
         }
     }
 }
@@ -266,6 +273,8 @@ mod tests {
             jail.set_env("KILN_RUNTIME__CONCURRENCY", "2");
             jail.set_env("KILN_NATS_URL", "nats://elsewhere:4222");
             jail.set_env("KILN_DATABASE_URL", "postgres://u:hunter2@db/kiln");
+            jail.set_env("KILN_NATS__USER", "kiln-codegen");
+            jail.set_env("KILN_NATS__PASSWORD", "natspw42");
             jail.set_env("KILN_API__LIMIT", "7");
             jail.set_env("KILN_UNRELATED_SETTING", "ignored");
             let loader = Loader::new(Some(Path::new("kiln.toml")));
@@ -275,8 +284,14 @@ mod tests {
             assert_eq!(base.runtime.concurrency, 2, "environment beats the file");
             assert_eq!(base.runtime.max_deliver, 5, "defaults fill the rest");
             assert_eq!(base.database.url.expose(), "postgres://u:hunter2@db/kiln");
+            assert_eq!(base.nats.user.as_deref(), Some("kiln-codegen"));
+            assert_eq!(
+                base.nats.password.as_ref().map(Secret::expose),
+                Some("natspw42")
+            );
+            let printed = format!("{base:?}");
             assert!(
-                !format!("{base:?}").contains("hunter2"),
+                !printed.contains("hunter2") && !printed.contains("natspw42"),
                 "secrets never print"
             );
             let api: Section = loader.section("api").expect("api section");

@@ -1,8 +1,12 @@
 //! The outbox relay: publishes rows written by committed transactions and marks them sent.
 //!
-//! Every service process runs one. Rows are claimed with `FOR UPDATE SKIP LOCKED`, so relays
-//! of many replicas share the work; a relay that dies after publishing but before marking
-//! leaves the rows to be published again, and JetStream drops the copies by `Nats-Msg-Id`.
+//! Every service process runs one, and it publishes only the rows its own service wrote
+//! (their `ce-source` is `/kiln/<service>`), so each service needs broker rights to its own
+//! subjects only (`kiln_contracts::permissions`). Another service's rows wait for that
+//! service's relay: written while it is down, they go out when it starts. Rows are claimed
+//! with `FOR UPDATE SKIP LOCKED`, so relays of many replicas share the work; a relay that
+//! dies after publishing but before marking leaves the rows to be published again, and
+//! JetStream drops the copies by `Nats-Msg-Id`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -36,14 +40,22 @@ impl RelayHandle {
     }
 }
 
-/// Runs until `shutdown`, then drains what is pending once more.
+/// The CloudEvents source of the rows `service` writes (`envelope` sets it), which are the
+/// rows its relay publishes.
+pub fn source(service: &str) -> String {
+    format!("/kiln/{service}")
+}
+
+/// Runs until `shutdown`, then drains what `service` left pending once more.
 pub async fn run(
     db: PgPool,
     js: async_nats::jetstream::Context,
+    service: &str,
     handle: RelayHandle,
     metrics: Metrics,
     shutdown: CancellationToken,
 ) {
+    let source = source(service);
     let mut failures = 0u32;
     let mut last_prune = Instant::now();
     loop {
@@ -55,7 +67,7 @@ pub async fn run(
                 Err(e) => tracing::warn!(error = %e, "outbox pruning failed"),
             }
         }
-        match drain(&db, &js, &metrics).await {
+        match drain(&db, &js, &source, &metrics).await {
             Ok(_) => failures = 0,
             Err(e) => {
                 failures = failures.saturating_add(1);
@@ -73,22 +85,27 @@ pub async fn run(
             _ = tokio::time::sleep(backoff) => {}
         }
     }
-    if let Err(e) = drain(&db, &js, &metrics).await {
-        tracing::warn!(error = %e, "final outbox drain failed; another relay will publish");
+    if let Err(e) = drain(&db, &js, &source, &metrics).await {
+        tracing::warn!(
+            error = %e,
+            "final outbox drain failed; another replica or the next start will publish"
+        );
     }
 }
 
-/// Publishes everything pending, batch by batch. Returns how many messages went out.
+/// Publishes everything pending from `source` (see [`source`]), batch by batch. Returns how
+/// many messages went out.
 pub async fn drain(
     db: &PgPool,
     js: &async_nats::jetstream::Context,
+    source: &str,
     metrics: &Metrics,
 ) -> Result<usize, RelayError> {
     let mut total = 0;
     loop {
         let started = Instant::now();
         let mut tx = db.begin().await.map_err(kiln_store::Error::from)?;
-        let batch = delivery::claim_pending(&mut tx, BATCH).await?;
+        let batch = delivery::claim_pending(&mut tx, source, BATCH).await?;
         if batch.is_empty() {
             break;
         }
@@ -137,4 +154,27 @@ pub enum RelayError {
     Store(#[from] kiln_store::Error),
     #[error("publish to jetstream failed: {0}")]
     Publish(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kiln_contracts::headers as h;
+
+    #[test]
+    fn a_relay_claims_the_source_its_service_writes() {
+        let msg = crate::envelope::raw(
+            "kiln.work.test".into(),
+            h::types::WORK,
+            "codegen",
+            None,
+            vec![],
+        );
+        let written = msg
+            .headers
+            .iter()
+            .find(|(k, _)| k == h::CE_SOURCE)
+            .map(|(_, v)| v.as_str());
+        assert_eq!(written, Some(source("codegen").as_str()));
+    }
 }
