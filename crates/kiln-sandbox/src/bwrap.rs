@@ -128,6 +128,9 @@ pub(crate) struct Layout<'a> {
     pub(crate) toolchains: &'a [PathBuf],
     pub(crate) network: bool,
     pub(crate) tmp_bytes: u64,
+    /// Host paths bound read-only at the given paths inside (a service's bridge program and
+    /// the host sockets it forwards to).
+    pub(crate) binds: &'a [(PathBuf, PathBuf)],
 }
 
 /// Namespaces and process flags, shared by the probe and every command.
@@ -229,6 +232,9 @@ pub(crate) fn args(layout: &Layout<'_>) -> Vec<OsString> {
         || layout.toolchains.iter().any(|t| layout.home.starts_with(t));
     if !home_visible {
         push(&mut args, &[&"--dir", &layout.home]);
+    }
+    for (host, inside) in layout.binds {
+        push(&mut args, &[&"--ro-bind", host, inside]);
     }
     // Whatever bubblewrap created on its root tmpfs (mount points, HOME) stays as it is.
     push(

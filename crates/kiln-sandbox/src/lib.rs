@@ -14,15 +14,18 @@
 //! explicitly and reports isolation `"none"` so callers can record it.
 //!
 //! [`Sandbox::service`] starts long-running processes (deployed apps) with the same
-//! isolation, except that they share the host's network and have no CPU-time or wall-clock
-//! limit; see the `service` module for the full list and the reasons.
+//! isolation, except that they have no CPU-time or wall-clock limit and may be given a
+//! [`ServiceNetwork`]: a way in from the host and ways out to host sockets, through the
+//! [`bridge`] that runs inside their sandbox; see the `service` module for the full list and
+//! the reasons.
 
+pub mod bridge;
 mod bwrap;
 mod cgroup;
 mod rlimit;
 mod service;
 
-pub use service::{Service, ServiceGuard, ServiceSpec};
+pub use service::{Inbound, Outbound, Ready, Service, ServiceGuard, ServiceNetwork, ServiceSpec};
 
 use std::collections::VecDeque;
 use std::os::fd::OwnedFd;
@@ -205,12 +208,24 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    #[error("a service network needs bubblewrap: in mode none a service shares the host network")]
+    NetworkWithoutSandbox,
+    #[error("cannot set up the service's network: {what} {}", path.display())]
+    Network {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// Runs commands with the configured isolation. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Sandbox {
     inner: Arc<Inner>,
+    /// The program started as `<program> sandbox-bridge` inside a service sandbox that has a
+    /// network; `None` is the running executable (the `kiln` binary).
+    bridge: Option<Arc<PathBuf>>,
 }
 
 #[derive(Debug)]
@@ -277,7 +292,21 @@ impl Sandbox {
                 cgroups,
                 enforcement,
             }),
+            bridge: None,
         })
+    }
+
+    /// Uses `program` as the bridge of service sandboxes instead of the running executable;
+    /// it must run [`bridge::main`] when started as `program sandbox-bridge ...`.
+    pub fn with_bridge_program(mut self, program: impl Into<PathBuf>) -> Sandbox {
+        self.bridge = Some(Arc::new(program.into()));
+        self
+    }
+
+    /// Whether services get a network namespace of their own (bubblewrap) rather than the
+    /// host's (mode none), i.e. whether a [`ServiceNetwork`] is how they reach anything.
+    pub fn isolates_network(&self) -> bool {
+        self.inner.mode == Mode::Bubblewrap
     }
 
     /// `"bubblewrap"` or `"none"`, for the record of how a command ran.
@@ -406,6 +435,7 @@ impl Sandbox {
                     toolchains: &toolchains.dirs,
                     network: spec.network,
                     tmp_bytes: limits.memory_mb * MIB,
+                    binds: &[],
                 });
                 // The hard limit a little above the soft one: SIGXCPU first, which a shell
                 // reports as such, SIGKILL only for a command that ignores it.

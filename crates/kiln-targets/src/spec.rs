@@ -60,7 +60,9 @@ impl fmt::Debug for ServeKind {
 pub struct Deployed {
     /// Public URL of the app, ending in `/`.
     pub url: String,
-    /// Port the app process listens on, when there is one.
+    /// Port the app process listens on, when there is one; inside the app's own network
+    /// namespace when the local target's sandbox gives it one (then nothing listens there on
+    /// the host).
     pub port: Option<u16>,
     /// Release directory on the target.
     pub dir: PathBuf,

@@ -913,7 +913,8 @@ http.createServer((req, res) => {
 
 fn sandboxed_config() -> LocalConfig {
     let sandbox = kiln_sandbox::Sandbox::new(&kiln_sandbox::Config::default())
-        .expect("bubblewrap works on this machine");
+        .expect("bubblewrap works on this machine")
+        .with_bridge_program(env!("CARGO_BIN_EXE_kiln-targets-bridge"));
     LocalConfig {
         sandbox: Some(sandbox),
         ..fast_config()

@@ -1,6 +1,11 @@
 //! The local target: apps run on this machine behind one reverse proxy, which is how a single
 //! box (or a developer laptop) serves every app Kiln builds without extra infrastructure.
+//!
+//! Under a sandbox that isolates the network, an app reaches nothing but its own database
+//! (through `dbgate`) and is reached only through the proxy (over `network`'s socket).
 
+mod dbgate;
+mod network;
 mod process;
 mod proxy;
 mod release;
@@ -42,7 +47,10 @@ pub struct LocalConfig {
     pub app_path: String,
     /// Runs app processes isolated: each sees its release directory (writable) and the
     /// read-only system and toolchains, but nothing else of the data directory, no other
-    /// process and no host secret. `None` runs apps directly as the deployer's user.
+    /// process and no host secret. Under bubblewrap each also has a network of its own: the
+    /// proxy reaches it over a Unix socket, and its `DATABASE_URL` leads (through a gate that
+    /// admits only its own role or user and database) to its database and nowhere else.
+    /// `None` runs apps directly as the deployer's user.
     pub sandbox: Option<kiln_sandbox::Sandbox>,
 }
 
@@ -212,6 +220,13 @@ impl LocalTarget {
     /// Redeploys every app that was live when the target last ran (after a crash, a SIGKILL or
     /// a graceful [`LocalTarget::shutdown`]), reusing the existing release directories.
     pub async fn restore(&self) -> Vec<(String, Result<Deployed, Error>)> {
+        // Sockets of instances that died with an earlier run of the target.
+        let run = self.inner.root.join(".run");
+        if let Err(err) = tokio::fs::remove_dir_all(&run).await
+            && err.kind() != std::io::ErrorKind::NotFound
+        {
+            warn!(dir = %run.display(), error = %err, "could not clear stale app sockets");
+        }
         let root = self.inner.root.clone();
         let records = match tokio::task::spawn_blocking(move || release::read_records(&root)).await
         {
@@ -290,18 +305,27 @@ impl LocalTarget {
         let url = self.app_url(&spec.app);
         let (serve, port) = match (&spec.kind, static_dir) {
             (ServeKind::Process { run, env }, _) => {
-                let port = process::free_port().map_err(|source| Error::Port {
-                    app: spec.app.clone(),
-                    source,
-                })?;
+                let mut env = env.clone();
+                let network = self.app_network(&spec.app, &mut env)?;
+                let port = loop {
+                    let port = process::free_port().map_err(|source| Error::Port {
+                        app: spec.app.clone(),
+                        source,
+                    })?;
+                    // Inside its namespace the database's port is taken by the bridge.
+                    if network.as_ref().and_then(|n| n.database_port()) != Some(port) {
+                        break port;
+                    }
+                };
                 let launch = Launch {
                     app: spec.app.clone(),
                     commit: spec.commit.clone(),
                     release: release.clone(),
                     run: run.clone(),
-                    env: self.app_env(spec, &release, env, port),
+                    env: self.app_env(spec, &release, &env, port),
                     port,
                     sandbox: inner.config.sandbox.clone(),
+                    network,
                 };
                 let instance = Instance::start(launch, inner.policy()).await?;
                 (
@@ -379,6 +403,41 @@ impl LocalTarget {
             }
         };
         (live.commit == spec.commit && serving).then(|| live.deployed.clone())
+    }
+
+    /// The network of a new instance when the sandbox gives apps their own: the proxy's
+    /// socket, and the gate to the database `DATABASE_URL` names, which `env` then points at
+    /// the app's own loopback.
+    fn app_network(
+        &self,
+        app: &str,
+        env: &mut [(String, String)],
+    ) -> Result<Option<Arc<network::AppNetwork>>, Error> {
+        let isolated = self
+            .inner
+            .config
+            .sandbox
+            .as_ref()
+            .is_some_and(kiln_sandbox::Sandbox::isolates_network);
+        if !isolated {
+            return Ok(None);
+        }
+        let mut database = None;
+        // The last definition wins, as for the process environment.
+        if let Some((_, url)) = env.iter_mut().rev().find(|(k, _)| k == "DATABASE_URL") {
+            match network::database(app, url) {
+                Some((db, inside)) => {
+                    *url = inside;
+                    database = Some(db);
+                }
+                None => warn!(
+                    app,
+                    "DATABASE_URL is not a database URL Kiln can gate; the app cannot reach it"
+                ),
+            }
+        }
+        let network = network::AppNetwork::create(&self.inner.root.join(".run"), app, database)?;
+        Ok(Some(Arc::new(network)))
     }
 
     /// The whole environment of an app process: nothing leaks in from the deployer. The spec

@@ -11,6 +11,9 @@
 //! the app sees its release directory and nothing else of the data directory. Killing
 //! bubblewrap ends its PID namespace and so everything the app started; a graceful stop signals
 //! the processes inside the sandbox instead, since bubblewrap itself would die at SIGTERM.
+//! A sandbox that isolates the network gives the app its own namespace: it listens on `$PORT`
+//! there, the proxy reaches it through its [`AppNetwork`]'s socket, and readiness comes from
+//! the sandbox's bridge instead of a connection to the port.
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -24,6 +27,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{error, info, warn};
 
+use super::network::AppNetwork;
 use crate::Error;
 
 /// Longer lines are split; an app printing megabytes without a newline must not grow memory.
@@ -57,6 +61,9 @@ pub(crate) struct Launch {
     pub port: u16,
     /// Runs the app isolated when set.
     pub sandbox: Option<kiln_sandbox::Sandbox>,
+    /// The app's own network, when the sandbox isolates it; shared by every restart of the
+    /// instance and gone with it.
+    pub network: Option<Arc<AppNetwork>>,
 }
 
 /// Restart and stop policy, copied out of `LocalConfig`.
@@ -337,6 +344,11 @@ fn spawn(launch: &Launch, logs: &Arc<LogRing>) -> Result<Running, Error> {
                 env: launch.env.clone(),
                 path: var("PATH").unwrap_or_default(),
                 home: var("HOME").map(PathBuf::from),
+                network: launch
+                    .network
+                    .as_ref()
+                    .map(|n| n.service_network(launch.port))
+                    .unwrap_or_default(),
             };
             let mut service = sandbox
                 .service(&spec)
@@ -448,6 +460,25 @@ enum Startup {
 async fn wait_ready(running: &mut Running, port: u16, timeout: Duration) -> Startup {
     let deadline = tokio::time::sleep(timeout);
     tokio::pin!(deadline);
+    // In a network of its own the port is out of reach; the bridge says when it accepts.
+    if let Some(ready) = running.sandbox.as_mut().and_then(|s| s.ready()) {
+        let ready = ready.wait();
+        tokio::pin!(ready);
+        let mut waiting = true;
+        loop {
+            tokio::select! {
+                status = running.wait() => return Startup::Exited(status),
+                () = &mut deadline => return Startup::TimedOut,
+                up = &mut ready, if waiting => {
+                    if up {
+                        return Startup::Listening;
+                    }
+                    // The bridge is gone, so the sandbox is ending: its exit says why.
+                    waiting = false;
+                }
+            }
+        }
+    }
     loop {
         tokio::select! {
             status = running.wait() => return Startup::Exited(status),
@@ -542,6 +573,12 @@ impl Instance {
 
     pub(crate) fn port(&self) -> u16 {
         self.shared.launch.port
+    }
+
+    /// The socket the proxy connects to instead of the port, when the app has a network of
+    /// its own.
+    pub(crate) fn inbound_socket(&self) -> Option<&std::path::Path> {
+        self.shared.launch.network.as_ref().map(|n| n.inbound())
     }
 
     pub(crate) fn crash_window(&self) -> Duration {

@@ -1,5 +1,7 @@
 //! The HTTP face of the local target: `/apps/<app>/...` is answered from a static release or
-//! forwarded to the app's loopback port, so every app shares one public address.
+//! forwarded to the app: over its Unix socket when it has a network of its own (the sandbox
+//! carries the request to its port inside), else to its port on host loopback. Every app
+//! shares one public address.
 
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
@@ -14,7 +16,7 @@ use http::{StatusCode, Uri, Version};
 use tower_http::services::ServeDir;
 use tracing::warn;
 
-use super::process::Health;
+use super::process::{Health, Instance};
 use super::{Inner, Serve};
 
 pub(crate) fn router(inner: Arc<Inner>) -> Router {
@@ -61,7 +63,7 @@ async fn handle(State(inner): State<Arc<Inner>>, req: Request) -> Response {
     match serve {
         Serve::Static { dir } => serve_static(&dir, rest, &relative, query.as_deref(), req).await,
         Serve::Process { instance } => match instance.health() {
-            Health::Running { .. } => forward(&inner, app, instance.port(), rest, req).await,
+            Health::Running { .. } => forward(&inner, app, &instance, rest, req).await,
             Health::Restarting { crashes } => text(
                 StatusCode::BAD_GATEWAY,
                 format!("app {app} crashed ({crashes} times recently) and is restarting\n"),
@@ -102,7 +104,7 @@ fn decode_relative(raw: &str) -> Option<PathBuf> {
         .then_some(path)
 }
 
-fn percent_decode(raw: &str) -> Option<String> {
+pub(crate) fn percent_decode(raw: &str) -> Option<String> {
     let bytes = raw.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -192,11 +194,24 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
     headers.remove(header::UPGRADE);
 }
 
-async fn forward(inner: &Inner, app: &str, port: u16, rest: &str, req: Request) -> Response {
+async fn forward(
+    inner: &Inner,
+    app: &str,
+    instance: &Instance,
+    rest: &str,
+    req: Request,
+) -> Response {
+    let port = instance.port();
+    let socket = instance.inbound_socket();
     let (parts, body) = req.into_parts();
-    let uri = match parts.uri.query() {
-        Some(query) => format!("http://127.0.0.1:{port}/{rest}?{query}"),
-        None => format!("http://127.0.0.1:{port}/{rest}"),
+    let path = match parts.uri.query() {
+        Some(query) => format!("/{rest}?{query}"),
+        None => format!("/{rest}"),
+    };
+    // Over the app's socket there is no connection pool that needs an authority.
+    let uri = match socket {
+        Some(_) => path,
+        None => format!("http://127.0.0.1:{port}{path}"),
     };
     let Ok(uri) = uri.parse::<Uri>() else {
         return text(StatusCode::BAD_REQUEST, "invalid path\n".into());
@@ -226,7 +241,15 @@ async fn forward(inner: &Inner, app: &str, port: u16, rest: &str, req: Request) 
     *upstream.version_mut() = Version::HTTP_11;
     *upstream.headers_mut() = headers;
 
-    match inner.client.request(upstream).await {
+    let response = match socket {
+        Some(socket) => send_over(socket, upstream).await,
+        None => inner
+            .client
+            .request(upstream)
+            .await
+            .map_err(|e| e.to_string()),
+    };
+    match response {
         Ok(response) => {
             let (mut parts, body) = response.into_parts();
             strip_hop_by_hop(&mut parts.headers);
@@ -240,6 +263,29 @@ async fn forward(inner: &Inner, app: &str, port: u16, rest: &str, req: Request) 
             )
         }
     }
+}
+
+/// One request over a fresh connection to the app's socket (the sandbox forwards it to the
+/// app's port inside its own network).
+async fn send_over(
+    socket: &Path,
+    request: http::Request<Body>,
+) -> Result<http::Response<hyper::body::Incoming>, String> {
+    let stream = tokio::net::UnixStream::connect(socket)
+        .await
+        .map_err(|e| format!("connecting to {}: {e}", socket.display()))?;
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .map_err(|e| e.to_string())?;
+    tokio::spawn(async move {
+        // Ends when the response is done or the app hangs up; either is no news.
+        let _ = connection.await;
+    });
+    sender
+        .send_request(request)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
