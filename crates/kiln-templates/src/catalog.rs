@@ -25,7 +25,9 @@ impl Catalog {
             let template = Template::from_embedded(dir)?;
             templates.insert(template.name().to_owned(), template);
         }
-        Ok(Catalog { templates })
+        let catalog = Catalog { templates };
+        catalog.check_aliases()?;
+        Ok(catalog)
     }
 
     /// The embedded templates, overlaid with every template folder in `override_dir`: a
@@ -40,8 +42,45 @@ impl Catalog {
             for template in load_dir(dir)? {
                 catalog.insert(template);
             }
+            catalog.check_aliases()?;
         }
         Ok(catalog)
+    }
+
+    /// The template whose alias is `alias`, if any.
+    pub fn by_alias(&self, alias: &str) -> Option<&Template> {
+        self.templates.values().find(|t| t.alias() == Some(alias))
+    }
+
+    /// `(template name, alias)` of every template that has an alias, sorted by name.
+    pub fn aliases(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.templates
+            .values()
+            .filter_map(|t| Some((t.name(), t.alias()?)))
+    }
+
+    /// Refuses an alias claimed twice or equal to another template's name: either would make
+    /// a chat command pick a template by accident. An override directory can introduce both,
+    /// so this runs after the overlay.
+    fn check_aliases(&self) -> Result<(), Error> {
+        let mut owners: BTreeMap<&str, &str> = BTreeMap::new();
+        for (name, alias) in self.aliases() {
+            if let Some(first) = owners.insert(alias, name) {
+                return Err(Error::DuplicateAlias {
+                    alias: alias.to_owned(),
+                    first: first.to_owned(),
+                    second: name.to_owned(),
+                });
+            }
+            if alias != name && self.templates.contains_key(alias) {
+                return Err(Error::DuplicateAlias {
+                    alias: alias.to_owned(),
+                    first: alias.to_owned(),
+                    second: name.to_owned(),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// All templates, sorted by name.
@@ -150,6 +189,61 @@ mod tests {
             loaded.list().all(|t| t.origin() == &Origin::Embedded),
             "without an override dir every template is embedded"
         );
+    }
+
+    #[test]
+    fn shipped_templates_have_unique_aliases() {
+        let catalog = Catalog::embedded().unwrap_or_else(|e| panic!("embedded: {e:?}"));
+        assert_eq!(
+            catalog.aliases().count(),
+            crate::template::shipped_names().len(),
+            "every shipped template has an alias"
+        );
+        assert_eq!(
+            catalog.by_alias("web").map(Template::name),
+            Some("static-site")
+        );
+        assert_eq!(catalog.get("expo").and_then(Template::alias), Some("expo"));
+        assert!(catalog.by_alias("static-site").is_none());
+    }
+
+    #[test]
+    fn an_alias_claimed_twice_or_naming_another_template_is_refused() {
+        let with_alias = |name: &str, alias: &str| {
+            manifest(name).replace("title = ", &format!("alias = {alias:?}\ntitle = "))
+        };
+        let root = tempfile::tempdir().expect("create tempdir");
+        write_template(root.path(), "extra", &with_alias("extra", "web"), &[]);
+        match Catalog::load(Some(root.path())) {
+            Ok(_) => panic!("duplicate alias accepted"),
+            Err(e) => assert!(
+                matches!(&e, Error::DuplicateAlias { alias, .. } if alias == "web"),
+                "{e:?}"
+            ),
+        }
+
+        let root = tempfile::tempdir().expect("create tempdir");
+        write_template(root.path(), "extra", &with_alias("extra", "php"), &[]);
+        write_template(root.path(), "php", &with_alias("php", "php8"), &[]);
+        match Catalog::load(Some(root.path())) {
+            Ok(_) => panic!("alias naming another template accepted"),
+            Err(e) => assert!(
+                matches!(&e, Error::DuplicateAlias { alias, second, .. } if alias == "php" && second == "extra"),
+                "{e:?}"
+            ),
+        }
+
+        // Replacing a template may move its alias elsewhere without a clash.
+        let root = tempfile::tempdir().expect("create tempdir");
+        write_template(
+            root.path(),
+            "static-site",
+            &with_alias("static-site", "site"),
+            &[],
+        );
+        write_template(root.path(), "extra", &with_alias("extra", "web"), &[]);
+        let catalog = Catalog::load(Some(root.path())).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(catalog.by_alias("web").map(Template::name), Some("extra"));
     }
 
     #[test]

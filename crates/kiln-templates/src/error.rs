@@ -46,6 +46,15 @@ pub enum Error {
         reason: String,
     },
 
+    /// Two templates claim the same chat alias, or an alias names another template, so a
+    /// chat command would be ambiguous.
+    #[error("templates {first} and {second} both answer to alias {alias:?}")]
+    DuplicateAlias {
+        alias: String,
+        first: String,
+        second: String,
+    },
+
     /// A template folder name cannot be a template name.
     #[error("invalid template name {name:?} at {location}: {reason}")]
     InvalidTemplateName {

@@ -16,6 +16,11 @@ pub const MANIFEST_FILE: &str = "template.toml";
 pub struct Manifest {
     /// Template name; must equal the template's folder name.
     pub name: String,
+    /// Short word that picks this template in chat (`/expo <Name> <brief>`), e.g. `expo`:
+    /// 1 to 32 of `[a-z0-9_]` starting with a letter, the charset chat command names allow.
+    /// Unique across the catalog.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alias: Option<String>,
     /// Human-readable name, e.g. `Node.js + Express`.
     pub title: String,
     /// One sentence on what the template produces.
@@ -169,6 +174,11 @@ impl Manifest {
                 format!("{:?} does not match folder name {folder:?}", self.name),
             ));
         }
+        if let Some(alias) = &self.alias
+            && let Err(reason) = check_alias(alias)
+        {
+            return Err(invalid("alias", format!("{alias:?} {reason}")));
+        }
         for (field, value) in [
             ("title", &self.title),
             ("description", &self.description),
@@ -279,6 +289,23 @@ impl Manifest {
     }
 }
 
+/// Telegram accepts only these characters in a bot command, and Discord's are a superset.
+fn check_alias(alias: &str) -> Result<(), &'static str> {
+    if alias.is_empty() || alias.len() > 32 {
+        return Err("must be 1 to 32 characters");
+    }
+    if !alias
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
+        return Err("must use only lowercase ASCII letters, digits and '_'");
+    }
+    if !alias.starts_with(|c: char| c.is_ascii_lowercase()) {
+        return Err("must start with a letter");
+    }
+    Ok(())
+}
+
 /// Accepts only paths that stay inside the directory they are joined to.
 pub(crate) fn check_relative(path: &Path) -> Result<(), &'static str> {
     if path.as_os_str().is_empty() {
@@ -347,6 +374,28 @@ version_path = "/__kiln/version"
         assert_eq!(m.serve.kind, ServeKind::Process);
         assert_eq!(m.serve.run.as_deref(), Some("node server.js"));
         assert_eq!(m.serve.static_dir, None);
+    }
+
+    #[test]
+    fn alias_is_optional_and_checked() {
+        let m = Manifest::parse("demo", "test", VALID).expect("no alias is fine");
+        assert_eq!(m.alias, None);
+        let with = |alias: &str| VALID.replace("title = ", &format!("alias = {alias:?}\ntitle = "));
+        let m = Manifest::parse("demo", "test", &with("demo_2")).expect("good alias");
+        assert_eq!(m.alias.as_deref(), Some("demo_2"));
+        for (bad, needle) in [
+            ("", "1 to 32"),
+            ("Demo", "lowercase"),
+            ("de-mo", "lowercase"),
+            ("2demo", "start with a letter"),
+            (&"a".repeat(33), "1 to 32"),
+        ] {
+            let text = parse_err(&with(bad));
+            assert!(
+                text.contains("field alias") && text.contains(needle),
+                "{bad:?}: {text}"
+            );
+        }
     }
 
     #[test]

@@ -48,6 +48,11 @@ impl Template {
         &self.manifest.name
     }
 
+    /// The short word that picks this template in chat, if it has one.
+    pub fn alias(&self) -> Option<&str> {
+        self.manifest.alias.as_deref()
+    }
+
     /// Where the template was loaded from.
     pub fn origin(&self) -> &Origin {
         &self.origin

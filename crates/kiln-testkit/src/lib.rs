@@ -6,6 +6,7 @@
 //! `nats://127.0.0.1:4222`) point the tests at other servers.
 
 pub mod fake_llm;
+pub mod fakes;
 pub mod ssh_host;
 pub mod stack;
 
@@ -82,6 +83,29 @@ impl TestEnv {
                 .tempdir()
                 .expect("temp data dir"),
         }
+    }
+
+    /// A new API token with `role` in this environment's database; returns its secret.
+    pub async fn token(&self, name: &str, role: kiln_store::auth::Role) -> String {
+        kiln_store::auth::create_token(&self.pool, name, role, "test")
+            .await
+            .expect("create token")
+            .unwrap_or_else(|| panic!("a live token named {name:?} exists already"))
+            .1
+    }
+
+    /// An HTTP client that sends `Authorization: Bearer <secret>` on every request.
+    pub fn client_with_token(secret: &str) -> reqwest::Client {
+        let mut headers = reqwest::header::HeaderMap::new();
+        let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {secret}"))
+            .expect("token is ASCII");
+        value.set_sensitive(true);
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+        reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(30))
+            .default_headers(headers)
+            .build()
+            .expect("http client")
     }
 
     pub fn subjects(&self) -> Subjects {

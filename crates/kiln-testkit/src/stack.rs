@@ -34,7 +34,12 @@ pub struct Stack {
     pub api: String,
     /// `http://127.0.0.1:<port>` of the deployer's app proxy.
     pub apps: String,
+    /// Authenticated with an admin token ([`Stack::admin`]).
     pub http: reqwest::Client,
+    /// The admin token's secret.
+    pub admin: String,
+    /// Clients of the people [`Stack::person`] made, by name.
+    people: std::sync::Mutex<BTreeMap<String, reqwest::Client>>,
     procs: BTreeMap<String, Child>,
     bin: PathBuf,
     extra_env: Vec<(String, String)>,
@@ -50,13 +55,13 @@ impl Stack {
 
     pub async fn start_with(env: TestEnv, bin: &str, extra_env: Vec<(String, String)>) -> Self {
         std::fs::create_dir_all(env.data_path().join("logs")).expect("log dir");
+        let admin = env.token("admin", kiln_store::auth::Role::Admin).await;
         let mut stack = Self {
             api: String::new(),
             apps: String::new(),
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(30))
-                .build()
-                .expect("http client"),
+            http: TestEnv::client_with_token(&admin),
+            admin,
+            people: Default::default(),
             env,
             procs: BTreeMap::new(),
             bin: PathBuf::from(bin),
@@ -84,6 +89,21 @@ impl Stack {
         }
         stack.dump_logs();
         panic!("the API and the deployer did not become healthy within 60 s (three tries)");
+    }
+
+    /// A client for `name`, an approver with their own token (made on first use): releases
+    /// need someone other than the admin who requested the task.
+    pub async fn person(&self, name: &str) -> reqwest::Client {
+        if let Some(client) = self.people.lock().expect("people").get(name) {
+            return client.clone();
+        }
+        let secret = self.env.token(name, kiln_store::auth::Role::Approver).await;
+        let client = TestEnv::client_with_token(&secret);
+        self.people
+            .lock()
+            .expect("people")
+            .insert(name.to_owned(), client.clone());
+        client
     }
 
     /// This replica's worker id: unique to the stack, so health answers prove whose they are.
