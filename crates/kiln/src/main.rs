@@ -1,5 +1,6 @@
 //! The `kiln` binary: parses arguments and hands over to the service libraries.
 
+mod admin;
 mod bench;
 mod bench_template;
 mod openapi;
@@ -49,9 +50,27 @@ enum Command {
     },
     /// Print the HTTP API's OpenAPI document (JSON).
     Openapi,
+    /// Create, list and revoke API tokens (straight against the database).
+    Token {
+        #[command(subcommand)]
+        command: admin::TokenCommand,
+    },
+    /// Verify the audit trail's hash chain, or list its newest entries.
+    Audit {
+        #[command(subcommand)]
+        command: admin::AuditCommand,
+    },
+    /// Print a nats-server `authorization` block: one user per service with its permissions.
+    NatsConfig(up::NatsConfigArgs),
 }
 
 fn main() -> std::process::ExitCode {
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == kiln_sandbox::bridge::COMMAND)
+    {
+        return kiln_sandbox::bridge::main(std::env::args_os().skip(2));
+    }
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -71,6 +90,9 @@ fn main() -> std::process::ExitCode {
             Command::Task { command } => task::run(command).await,
             Command::Bench { command } => bench::run(cli.config.as_deref(), command).await,
             Command::Openapi => openapi::print(),
+            Command::Token { command } => admin::token(cli.config.as_deref(), command).await,
+            Command::Audit { command } => admin::audit(cli.config.as_deref(), command).await,
+            Command::NatsConfig(args) => up::print_nats_config(&args),
         }
     });
     match result {

@@ -45,9 +45,34 @@ pub enum Command {
     },
 }
 
+/// The API token `kiln task` sends: `KILN_TOKEN`, else the admin token `kiln up` wrote to
+/// `.kiln/admin-token` (or `$KILN_TOKEN_FILE`).
+fn api_token() -> anyhow::Result<String> {
+    if let Ok(token) = std::env::var("KILN_TOKEN")
+        && !token.trim().is_empty()
+    {
+        return Ok(token.trim().to_owned());
+    }
+    let file = std::env::var("KILN_TOKEN_FILE").unwrap_or_else(|_| ".kiln/admin-token".into());
+    match std::fs::read_to_string(&file) {
+        Ok(token) if !token.trim().is_empty() => Ok(token.trim().to_owned()),
+        _ => bail!(
+            "no API token: set KILN_TOKEN (create one with `kiln token create --role operator \
+             --name <you>`), or run from the directory where `kiln up` wrote {file}"
+        ),
+    }
+}
+
 pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
+    let token = api_token()?;
+    let mut headers = reqwest::header::HeaderMap::new();
+    let mut auth = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
+        .context("KILN_TOKEN is not valid header text")?;
+    auth.set_sensitive(true);
+    headers.insert(reqwest::header::AUTHORIZATION, auth.clone());
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
+        .default_headers(headers)
         .build()?;
     match command {
         Command::New {
@@ -85,7 +110,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             if !follow {
                 return Ok(ExitCode::SUCCESS);
             }
-            follow_task(&http, &api, &id).await
+            follow_task(&http, &api, &id, auth.clone()).await
         }
         Command::Get { id, api } => {
             let body = get_task(&http, &api, &id).await?;
@@ -140,10 +165,20 @@ async fn get_task(http: &reqwest::Client, api: &str, id: &str) -> anyhow::Result
 
 const TERMINAL: [&str; 5] = ["deployed", "blocked", "failed", "cancelled", "rolled_back"];
 
-async fn follow_task(http: &reqwest::Client, api: &str, id: &str) -> anyhow::Result<ExitCode> {
+async fn follow_task(
+    http: &reqwest::Client,
+    api: &str,
+    id: &str,
+    auth: reqwest::header::HeaderValue,
+) -> anyhow::Result<ExitCode> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     let ws_url = format!("{}/ws/logs?task_id={id}", api.replacen("http", "ws", 1));
+    let mut request = ws_url.as_str().into_client_request()?;
+    request
+        .headers_mut()
+        .insert(reqwest::header::AUTHORIZATION, auth);
     let logs = tokio::spawn(async move {
-        let Ok((mut ws, _)) = tokio_tungstenite::connect_async(ws_url.as_str()).await else {
+        let Ok((mut ws, _)) = tokio_tungstenite::connect_async(request).await else {
             eprintln!("(live log unavailable)");
             return;
         };
