@@ -25,6 +25,9 @@ pub const SERVICES: [&str; 8] = [
 /// Durable consumer of the events stream that feeds outbound webhooks (run by the API).
 pub const WEBHOOKS_CONSUMER: &str = "webhooks";
 
+/// Durable consumer of the events stream that wakes the chat and tracker reporter (the API).
+pub const INTAKE_CONSUMER: &str = "intake";
+
 /// Why permissions could not be derived.
 #[derive(Debug, PartialEq, Eq)]
 pub struct UnknownService(pub String);
@@ -211,15 +214,18 @@ pub fn for_service(subjects: &Subjects, service: &str) -> Result<Permissions, Un
         perms.add_pub(format!("$JS.API.CONSUMER.INFO.{logs}.*"));
         perms.add_pub(format!("$JS.API.CONSUMER.MSG.NEXT.{logs}.*"));
         perms.add_pub(format!("$JS.API.CONSUMER.DELETE.{logs}.*"));
-        // Outbound webhooks: a durable consumer over every task's events.
-        perms.consume(&ConsumerSpec {
-            stream: subjects.events_stream().name,
-            durable_name: WEBHOOKS_CONSUMER.to_owned(),
-            filter_subject: subjects.events_of(None),
-            ack_wait: any_wait,
-            max_deliver: 0,
-            max_ack_pending: 0,
-        });
+        // Outbound webhooks and the chat/tracker reporter: durable consumers over every
+        // task's events.
+        for durable in [WEBHOOKS_CONSUMER, INTAKE_CONSUMER] {
+            perms.consume(&ConsumerSpec {
+                stream: subjects.events_stream().name,
+                durable_name: durable.to_owned(),
+                filter_subject: subjects.events_of(None),
+                ack_wait: any_wait,
+                max_deliver: 0,
+                max_ack_pending: 0,
+            });
+        }
         return Ok(perms);
     }
 
