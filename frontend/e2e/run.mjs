@@ -6,12 +6,18 @@
 // Starts its own Kiln (free ports, a temporary data directory, a random subject prefix, a
 // fresh database `kiln_ui_<random>` that is dropped afterwards) with the built dashboard
 // (`npm run build` first) and a slow variant of the static-site template (see slowTemplate), then:
+//   0. signing in: a page without a session lands on /signin, a wrong token shows the API's
+//      refusal, the admin token `kiln up` wrote to <data dir>/admin-token signs in, and a
+//      mutation without the X-CSRF-Token header is refused (403) even with the session;
 //   1. invalid form input shows the API's problem detail (word for word);
 //   2. a task created from the form streams its log lines into the console;
 //   3. mid-task, a reload, and a dropped WebSocket (a second tab behind a /kiln/ reverse
 //      proxy), both end with exactly the server's log lines: no gaps, no duplicates;
 //   4. the task reaches `deployed`, and its app URL opens the brief's page;
-//   5. the pages fit a phone's width, and the app works under the proxy's path prefix;
+//   5. the pages fit a phone's width, and the app works under the proxy's path prefix (signed
+//      in there with the `/signin#token=` link `kiln up` prints, which leaves no secret in the URL);
+//   6. the kill switch pauses everything with a reason, the System page and the audit trail
+//      show it, and it resumes;
 // and writes the task detail screenshot the README shows (docs/task-detail.png).
 //
 // Environment: KILN_BIN (a built kiln; default: cargo build -p kiln), CHROMIUM (default
@@ -60,6 +66,8 @@ function slowTemplate(dataDir) {
   const substitutions = [
     [/^name = "static-site"$/m, 'name = "slow-site"'],
     [/^title = .*$/m, 'title = "Slow site (browser tests)"'],
+    // A chat alias belongs to one template; the copy must not claim static-site's.
+    [/^alias = "web"$/m, 'alias = "slow"'],
     [/^test = \["sh test.sh"\]$/m, 'test = ["sh slow.sh", "sh test.sh"]'],
   ];
   for (const [from, to] of substitutions) {
@@ -123,6 +131,31 @@ async function until(what, check, timeoutMs) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 250));
   }
+}
+
+/**
+ * The admin token `kiln up` created for this fresh database: the secret it writes to
+ * `<data dir>/admin-token`, else the one in the sign-in link it prints.
+ * @param {string} dataDir @param {string} logFile
+ * @returns {Promise<string>}
+ */
+async function adminToken(dataDir, logFile) {
+  const file = join(dataDir, 'admin-token');
+  /** @type {string} */
+  let token = '';
+  await until(
+    `${file} (or a sign-in link in the log)`,
+    async () => {
+      if (existsSync(file)) token = readFileSync(file, 'utf8').trim();
+      if (!token && existsSync(logFile)) {
+        const m = /\/signin#token=(\S+)/.exec(readFileSync(logFile, 'utf8'));
+        token = m?.[1] ?? '';
+      }
+      return token !== '';
+    },
+    30_000,
+  );
+  return token;
 }
 
 /**
@@ -390,9 +423,61 @@ async function main() {
     page.on('pageerror', (e) => pageErrors.push(e.message));
     page.setDefaultTimeout(30_000);
 
+    // ---- 0. signing in
+    const token = await adminToken(dataDir, logFile);
+    const bearer = { authorization: `Bearer ${token}` };
+    step('without a session, a page lands on /signin');
+    await page.goto(`${base}/tasks/new`);
+    await page.waitForURL(`${base}/signin?next=%2Ftasks%2Fnew`);
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    const anonymous = await fetch(`${base}/api/v1/tasks`);
+    assert.equal(anonymous.status, 401, 'the API wants a session or token');
+    assert.equal(anonymous.headers.get('content-type'), 'application/problem+json');
+
+    step('a wrong token shows the API\'s refusal');
+    const tokenField = page.getByLabel('API token');
+    await tokenField.fill('kiln_not-a-real-token');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    const refusal = page.getByRole('alert').filter({ hasText: 'Not signed in' });
+    await refusal.waitFor();
+    assert.match((await refusal.textContent()) ?? '', /not valid/);
+    assert.ok(page.url().startsWith(`${base}/signin`), `still signing in: ${page.url()}`);
+
+    step('signing in with the admin token from <data dir>/admin-token');
+    await tokenField.fill(token);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(`${base}/tasks/new`);
+    await page.getByTestId('session-name').filter({ hasText: 'admin' }).waitFor();
+    const cookies = await browser.cookies(base);
+    const session = cookies.find((c) => c.name === 'kiln_session');
+    assert.ok(session?.httpOnly, 'the session cookie is HttpOnly');
+    assert.equal(session?.sameSite, 'Strict');
+
+    step('with the session, a mutation without X-CSRF-Token is refused');
+    /** @param {boolean} withCsrf */
+    const postFromPage = (withCsrf) =>
+      page.evaluate(async (csrf) => {
+        const token = /(?:^|;\s*)kiln_csrf=([^;]*)/.exec(document.cookie)?.[1] ?? '';
+        /** @type {Record<string, string>} */
+        const headers = { 'content-type': 'application/json' };
+        if (csrf) headers['x-csrf-token'] = decodeURIComponent(token);
+        const r = await fetch(new URL('api/v1/tasks', document.baseURI), {
+          method: 'POST',
+          credentials: 'same-origin',
+          headers,
+          body: JSON.stringify({ kind: 'new_app', template: 'slow-site', name: 'Bad Name', brief: 'csrf check' }),
+        });
+        return { status: r.status, type: r.headers.get('content-type'), body: await r.text() };
+      }, withCsrf);
+    const noCsrf = await postFromPage(false);
+    assert.equal(noCsrf.status, 403, `without the header: ${noCsrf.body}`);
+    assert.equal(noCsrf.type, 'application/problem+json');
+    assert.match(noCsrf.body, /csrf/i);
+    const withCsrf = await postFromPage(true);
+    assert.equal(withCsrf.status, 422, `with the header the API gets as far as the name: ${withCsrf.body}`);
+
     // ---- 1. invalid input shows the API's problem detail
     step('invalid name: the form shows the API\'s detail');
-    await page.goto(`${base}/tasks/new`);
     await page.getByRole('heading', { name: 'New task' }).waitFor();
     const template = page.getByRole('radio', { name: /Slow site/ });
     await template.check({ force: true });
@@ -403,6 +488,7 @@ async function main() {
     const nameError = page.locator('#field-name-error');
     await nameError.waitFor();
     const apiAnswer = await page.request.post(`${base}/api/v1/tasks`, {
+      headers: bearer,
       data: { kind: 'new_app', template: 'slow-site', name: 'Bad Name', brief },
     });
     assert.equal(apiAnswer.status(), 422);
@@ -491,6 +577,7 @@ async function main() {
     await page.getByRole('button', { name: 'Create task' }).click();
     await nameError.waitFor();
     const conflict = await page.request.post(`${base}/api/v1/tasks`, {
+      headers: bearer,
       data: { kind: 'new_app', template: 'slow-site', name: project, brief: 'Another page' },
     });
     assert.equal(conflict.status(), 409);
@@ -499,7 +586,7 @@ async function main() {
     // ---- 5. a phone's width
     step('checking the pages at phone width');
     await page.setViewportSize({ width: 390, height: 844 });
-    for (const path of ['/', `/tasks/${taskId}`, '/projects', `/projects/${project}`, '/system', '/tasks/new']) {
+    for (const path of ['/', `/tasks/${taskId}`, '/projects', `/projects/${project}`, '/system', '/audit', '/tokens', '/tasks/new']) {
       await page.goto(`${base}${path}`);
       await page.locator('main h1').first().waitFor();
       await page.waitForTimeout(300);
@@ -509,9 +596,19 @@ async function main() {
     await page.goto(`${base}/`);
     await page.getByTestId('task-card').first().waitFor();
 
-    // ---- behind a reverse proxy under a path prefix
-    step('navigating behind the proxy at /kiln/');
+    // ---- behind a reverse proxy under a path prefix, signed in by the printed link
+    step('signing out, and in again with the /signin#token= link behind the proxy at /kiln/');
     await page.setViewportSize({ width: 1440, height: 1000 });
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.waitForURL(`${base}/signin`);
+    assert.equal((await fetch(`${base}/api/v1/session`, { headers: { cookie: `kiln_session=${session?.value}` } })).status, 401, 'signing out ends the session');
+    await page.goto(`${proxy.url}/signin#token=${token}`);
+    // The dashboard's root under the prefix: `/kiln` or `/kiln/`.
+    const prefixRoot = new URL(proxy.url).pathname;
+    await page.waitForURL((u) => u.pathname.replace(/\/$/, '') === prefixRoot);
+    assert.ok(!page.url().includes(token), `the secret left the address: ${page.url()}`);
+    assert.equal(await page.evaluate(() => location.hash), '');
+    await page.getByTestId('session-name').filter({ hasText: 'admin' }).waitFor();
     await page.goto(`${proxy.url}/tasks/${taskId}`);
     await page.getByRole('heading', { level: 1, name: project }).waitFor();
     await lines.filter({ hasText: 'slow checks passed' }).waitFor();
@@ -527,6 +624,46 @@ async function main() {
     await page.setViewportSize({ width: 1440, height: 1000 });
     await page.goto(`${base}/system`);
     await page.getByTestId('service-api').getByText(/1\/1 alive/).waitFor({ timeout: 20_000 });
+
+    // ---- 6. the kill switch
+    const reason = `e2e ${id}: checking the kill switch`;
+    step('pausing everything from the System page');
+    const pauseState = page.getByTestId('pause-state');
+    assert.equal(await pauseState.getAttribute('data-paused'), 'false');
+    await page.getByRole('switch', { name: 'Pause the pipeline' }).click();
+    const pauseDialog = page.getByRole('dialog', { name: 'Pause everything' });
+    await pauseDialog.getByRole('textbox', { name: 'Reason' }).fill(reason);
+    await pauseDialog.getByRole('button', { name: 'Pause' }).click();
+    await page.locator('[data-testid="pause-state"][data-paused="true"]').waitFor();
+    assert.equal(await pauseState.getByTestId('pause-reason').textContent(), `“${reason}”`);
+    assert.equal(await pauseState.getByTestId('pause-actor').textContent(), 'admin');
+    const reach = (await page.getByTestId('pause-reach').textContent()) ?? '';
+    step(`paused: ${reach}`);
+    const paused = /** @type {{paused: boolean, reason: string, actor: string}} */ (
+      await (await fetch(`${base}/api/v1/system/pause`, { headers: bearer })).json()
+    );
+    assert.deepEqual([paused.paused, paused.reason, paused.actor], [true, reason, 'admin']);
+    await page.reload();
+    await page.locator('[data-testid="pause-state"][data-paused="true"]').waitFor();
+    assert.equal(await page.getByRole('switch', { name: 'Pause the pipeline' }).getAttribute('aria-checked'), 'true');
+
+    step('resuming');
+    await page.getByRole('switch', { name: 'Pause the pipeline' }).click();
+    await page.getByRole('dialog', { name: 'Resume everything' }).getByRole('button', { name: 'Resume' }).click();
+    await page.locator('[data-testid="pause-state"][data-paused="false"]').waitFor();
+    const resumed = /** @type {{paused: boolean}} */ (await (await fetch(`${base}/api/v1/system/pause`, { headers: bearer })).json());
+    assert.equal(resumed.paused, false);
+
+    step('the audit trail shows the pause and the resume');
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Audit' }).click();
+    await page.waitForURL(`${base}/audit`);
+    await page.getByRole('textbox', { name: 'Action' }).fill('system.');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await page.waitForURL(`${base}/audit?action=system.`);
+    const actions = page.getByTestId('audit-action');
+    await actions.filter({ hasText: 'system.resume' }).waitFor();
+    assert.deepEqual(await actions.allTextContents(), ['system.resume', 'system.pause']);
+    await page.getByTestId('audit-entry').filter({ hasText: reason }).waitFor();
 
     assert.deepEqual(pageErrors, [], 'no script errors on any page');
     step('all browser tests passed');

@@ -1,8 +1,11 @@
 // JSON the API answers with, captured from a real offline-mode run and extended with the
 // fields that are announced but not in the API yet (clarifications, awaiting, budget, ...).
 import type {
+  AuditEntry,
   LogFrame,
+  PauseView,
   Project,
+  SessionView,
   SystemView,
   TaskDetail,
   TaskSummary,
@@ -303,6 +306,7 @@ export function system(over: Partial<SystemView> = {}): SystemView {
       count: 1,
       recent: [{ stage: 'test', task_id: TASK_ID, reason: 'sandbox: npm not found', deliveries: 5, time: '2026-11-20T23:10:00Z' }],
     },
+    paused: false,
     ...over,
   };
 }
@@ -339,3 +343,29 @@ index 1111111..2222222 100644
 +body { color: #222 }
  h1 { margin: 0 }
 `;
+
+export const CSRF = 'csrf-4f1c9a';
+
+export function session(over: Partial<SessionView> = {}): SessionView {
+  return { name: 'ada', role: 'admin', csrf: CSRF, ...over };
+}
+
+export function pauseView(over: Partial<PauseView> = {}): PauseView {
+  return { paused: false, reason: null, actor: null, since: null, projects: [], reached: [], reach_ms: null, resumed_tasks: 0, ...over };
+}
+
+export function auditEntry(id: number, over: Partial<AuditEntry> = {}): AuditEntry {
+  return {
+    id,
+    at: new Date(Date.UTC(2026, 10, 20, 23, 0, id % 60)).toISOString(),
+    actor: 'ada',
+    source: 'dashboard',
+    action: 'release.approve',
+    target: TASK_ID,
+    reason: null,
+    request_id: `req-${id}`,
+    task_id: TASK_ID,
+    detail: {},
+    ...over,
+  };
+}

@@ -2,6 +2,7 @@ import '@testing-library/jest-dom/vitest';
 import { cleanup } from '@testing-library/react';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 
+import { setCsrfToken } from '../src/api/session';
 import { logState, server } from './server';
 
 beforeAll(() => server.listen({ onUnhandledRequest: 'error' }));
@@ -11,6 +12,11 @@ afterEach(() => {
   logState.lines = [];
   logState.connections = [];
   localStorage.clear();
+  setCsrfToken(null);
+  for (const c of document.cookie.split(';')) {
+    const name = c.split('=')[0]?.trim();
+    if (name) document.cookie = `${name}=; max-age=0; path=/`;
+  }
 });
 afterAll(() => server.close());
 

@@ -1,6 +1,11 @@
 // Fetching from the API: JSON in and out, and every failure as an ApiError carrying the
 // RFC 9457 problem the API answered with, so forms and panels can show its `detail`.
+//
+// Every request carries the session cookie (`credentials: 'same-origin'`); every mutation
+// carries the session's CSRF token as `X-CSRF-Token`; and a 401 from anywhere sends the
+// person to the sign-in page (see session.ts).
 import { apiUrl } from './base';
+import { CSRF_COOKIE, CSRF_HEADER, csrfToken, notifyUnauthorized, readCookie, setCsrfToken } from './session';
 import type { Problem } from './types';
 
 export class ApiError extends Error {
@@ -21,10 +26,21 @@ export class ApiError extends Error {
 }
 
 export interface RequestOptions {
-  method?: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  method?: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   json?: unknown;
   headers?: Record<string, string>;
   signal?: AbortSignal;
+  /** Whether a 401 sends the person to sign in (default true; the sign-in form says no). */
+  authRedirect?: boolean;
+}
+
+function isMutation(method: string): boolean {
+  return !['GET', 'HEAD', 'OPTIONS'].includes(method);
+}
+
+/** A 403 for a missing or stale CSRF token, rather than a too-weak role. */
+function isCsrfRefusal(e: ApiError): boolean {
+  return e.status === 403 && /csrf/i.test(e.problem.detail);
 }
 
 function isProblem(value: unknown): value is Problem {
@@ -37,7 +53,28 @@ function isProblem(value: unknown): value is Problem {
 }
 
 async function send(path: string, options: RequestOptions, accept: string): Promise<Response> {
+  const method = options.method ?? 'GET';
+  const sent = isMutation(method) ? csrfToken() : null;
+  try {
+    return await sendOnce(path, options, accept, sent);
+  } catch (e) {
+    // The cached token went stale (signed in again in another tab): the cookie has the
+    // current one. The API refused before doing anything, so asking again is safe.
+    if (e instanceof ApiError && sent !== null && isCsrfRefusal(e)) {
+      const current = readCookie(CSRF_COOKIE);
+      if (current && current !== sent) {
+        setCsrfToken(current);
+        return sendOnce(path, options, accept, current);
+      }
+    }
+    throw e;
+  }
+}
+
+async function sendOnce(path: string, options: RequestOptions, accept: string, csrf: string | null): Promise<Response> {
+  const method = options.method ?? 'GET';
   const headers: Record<string, string> = { accept, ...options.headers };
+  if (csrf) headers[CSRF_HEADER] = csrf;
   let body: string | undefined;
   if (options.json !== undefined) {
     headers['content-type'] = 'application/json';
@@ -46,9 +83,10 @@ async function send(path: string, options: RequestOptions, accept: string): Prom
   let response: Response;
   try {
     response = await fetch(apiUrl(path), {
-      method: options.method ?? 'GET',
+      method,
       headers,
       body,
+      credentials: 'same-origin',
       signal: options.signal,
     });
   } catch (e) {
@@ -61,6 +99,7 @@ async function send(path: string, options: RequestOptions, accept: string): Prom
     });
   }
   if (response.ok) return response;
+  if (response.status === 401 && options.authRedirect !== false) notifyUnauthorized();
   const text = await response.text().catch(() => '');
   let parsed: unknown = undefined;
   try {

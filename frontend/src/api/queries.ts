@@ -11,17 +11,24 @@ import {
 } from '@tanstack/react-query';
 
 import { ApiError, randomKey, request, requestText } from './client';
+import { setCsrfToken } from './session';
 import { isTerminal } from './status';
 import type {
+  AuditPage,
   BudgetLimits,
+  CreatedToken,
   CreateTask,
   Lesson,
+  PauseView,
   Project,
   ProjectList,
+  SessionView,
+  SetPause,
   SystemView,
   TaskDetail,
   TaskList,
   TemplateList,
+  TokenView,
 } from './types';
 
 export const keys = {
@@ -33,7 +40,19 @@ export const keys = {
   system: ['system'] as const,
   diff: (id: string, round: number) => ['diff', id, round] as const,
   memory: (project: string) => ['memory', project] as const,
+  session: ['session'] as const,
+  pause: ['system', 'pause'] as const,
+  audit: (filters: AuditFilters) => ['audit', filters] as const,
+  tokens: ['tokens'] as const,
 };
+
+export interface AuditFilters {
+  actor?: string;
+  action?: string;
+  source?: string;
+  task_id?: string;
+  limit?: number;
+}
 
 export interface TaskFilters {
   status?: string;
@@ -227,11 +246,106 @@ export function useDeleteLesson(project: string) {
   );
 }
 
-/** The pause switch; shown only when the API reports `paused` (the endpoint is announced). */
+// ---- the kill switch
+
+/** Every pause in force (global and per project), refreshed with the system view. */
+export function usePause() {
+  return useQuery({
+    queryKey: keys.pause,
+    queryFn: ({ signal }) => request<PauseView>('api/v1/system/pause', { signal }),
+    refetchInterval: POLL.system,
+  });
+}
+
+/** Pauses or resumes everything or one project; the answer says which workers heard it. */
 export function useSetPaused() {
   const client = useQueryClient();
   return useMutation({
-    mutationFn: (paused: boolean) => request('api/v1/system/pause', { method: 'PUT', json: { paused } }),
-    onSuccess: () => client.invalidateQueries({ queryKey: keys.system }),
+    mutationFn: (body: SetPause) => request<PauseView>('api/v1/system/pause', { method: 'PUT', json: body }),
+    onSuccess: (view) => {
+      if (view && typeof view === 'object') client.setQueryData(keys.pause, view);
+      void client.invalidateQueries({ queryKey: keys.system, exact: true });
+      void client.invalidateQueries({ queryKey: keys.tasks });
+    },
+  });
+}
+
+// ---- signing in
+
+/** Who is signed in; remembers the session's CSRF token for mutations. */
+export function useSession() {
+  return useQuery({
+    queryKey: keys.session,
+    queryFn: async ({ signal }) => {
+      const session = await request<SessionView>('api/v1/session', { signal });
+      if (session.csrf) setCsrfToken(session.csrf);
+      return session;
+    },
+    staleTime: 60_000,
+  });
+}
+
+/** Signs in with an API token's secret; the API sets the session cookies. */
+export function useSignIn() {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: (token: string) =>
+      request<SessionView>('api/v1/session', { method: 'POST', json: { token }, authRedirect: false }),
+    onSuccess: (session) => {
+      setCsrfToken(session.csrf);
+      // Nothing fetched under another (or no) identity is shown after signing in.
+      client.removeQueries();
+      client.setQueryData(keys.session, session);
+    },
+  });
+}
+
+/** Ends the session (the API clears the cookies). The sign-in page, shown next, forgets
+ *  everything fetched while signed in. */
+export function useSignOut() {
+  return useMutation({
+    mutationFn: () => request<void>('api/v1/session', { method: 'DELETE', authRedirect: false }),
+    onSettled: () => setCsrfToken(null),
+  });
+}
+
+// ---- the audit trail
+
+/** Audit entries newest first, filtered on the server, paged to older by cursor. */
+export function useAudit(filters: AuditFilters) {
+  return useInfiniteQuery({
+    queryKey: keys.audit(filters),
+    queryFn: ({ pageParam, signal }) =>
+      request<AuditPage>(`api/v1/audit${query({ ...filters, cursor: pageParam })}`, { signal }),
+    initialPageParam: null as string | null,
+    getNextPageParam: (last) => last.next_cursor ?? undefined,
+    placeholderData: keepPreviousData,
+  });
+}
+
+// ---- tokens (admins)
+
+export function useTokens(enabled = true) {
+  return useQuery({
+    queryKey: keys.tokens,
+    queryFn: ({ signal }) => request<TokenView[]>('api/v1/tokens', { signal }),
+    enabled,
+  });
+}
+
+export function useCreateToken() {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: (body: { name: string; role: string }) =>
+      request<CreatedToken>('api/v1/tokens', { method: 'POST', json: body }),
+    onSuccess: () => client.invalidateQueries({ queryKey: keys.tokens }),
+  });
+}
+
+export function useRevokeToken() {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: (id: string) => request<void>(`api/v1/tokens/${encodeURIComponent(id)}`, { method: 'DELETE' }),
+    onSuccess: () => client.invalidateQueries({ queryKey: keys.tokens }),
   });
 }

@@ -2,6 +2,22 @@
 // Do not edit by hand: change the API and regenerate; `npm run lint` fails when stale.
 
 export interface paths {
+    "/api/v1/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["list_audit"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/projects": {
         parameters: {
             query?: never;
@@ -68,6 +84,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/session": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["get_session"];
+        put?: never;
+        post: operations["sign_in"];
+        delete: operations["sign_out"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/system": {
         parameters: {
             query?: never;
@@ -82,6 +114,28 @@ export interface paths {
          */
         get: operations["get_system"];
         put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/system/pause": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["get_pause"];
+        /**
+         * Pause or resume everything, or one project.
+         * @description Pausing stops every new side effect (model calls, pushes, deploys, external writes); work
+         *     in flight parks at its next side-effect point with the task `paused`. Resuming puts every
+         *     parked step back to work.
+         */
+        put: operations["set_pause"];
         post?: never;
         delete?: never;
         options?: never;
@@ -235,6 +289,38 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["list_tokens"];
+        put?: never;
+        post: operations["create_token"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tokens/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete: operations["revoke_token"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/ws/logs": {
         parameters: {
             query?: never;
@@ -280,12 +366,34 @@ export interface components {
         };
         /** @description Body of `POST /api/v1/tasks/{id}/approve`. */
         ApproveRequest: {
-            /** @description Who approves (recorded); defaults to `anonymous`. */
+            /** @description Deprecated and not recorded: the decision is recorded under the caller's token name. */
             actor?: string | null;
             /** @description Raised limits; required to resume a task paused by its budget. */
             budget?: Record<string, unknown> | null;
             /** @description Why; required to override a blocked release. */
             reason?: string | null;
+        };
+        /** @description One recorded action. */
+        AuditEntryView: {
+            action: string;
+            actor: string;
+            /** Format: date-time */
+            at: string;
+            detail: Record<string, unknown>;
+            /** Format: int64 */
+            id: number;
+            reason: string | null;
+            request_id: string | null;
+            source: string;
+            target: string;
+            /** Format: uuid */
+            task_id: string | null;
+        };
+        /** @description One page of the audit trail. */
+        AuditPage: {
+            items: components["schemas"]["AuditEntryView"][];
+            /** @description Pass as `cursor` for the next (older) page; null on the last page. */
+            next_cursor: string | null;
         };
         /** @description What a waiting task needs from a person. */
         AwaitingView: {
@@ -328,6 +436,12 @@ export interface components {
             round: number;
             sha: string;
         };
+        /** @description A new token with its secret, shown this once. */
+        CreatedToken: {
+            /** @description The bearer secret. Kiln keeps only its hash: it cannot be shown again. */
+            secret: string;
+            token: components["schemas"]["TokenView"];
+        };
         /**
          * @description Body of `POST /api/v1/tasks`.
          * @example {
@@ -353,6 +467,13 @@ export interface components {
             project?: string | null;
             /** @description Stack template (see `GET /api/v1/templates`); required for `new_app`. */
             template?: string | null;
+        };
+        /** @description Body of `POST /api/v1/tokens`. */
+        CreateToken: {
+            /** @description 1 to 64 characters: letters, digits, `-`, `_`, `.`, `@`, `:`. */
+            name: string;
+            /** @description `viewer`, `operator`, `approver` or `admin`. */
+            role: string;
         };
         DeadLettersView: {
             /**
@@ -448,6 +569,29 @@ export interface components {
             /** Format: date-time */
             time: string;
         };
+        /** @description Every pause in force, and who heard the latest change. */
+        PauseView: {
+            actor: string | null;
+            /** @description Whether everything is paused. */
+            paused: boolean;
+            /** @description Paused projects. */
+            projects: components["schemas"]["ProjectPause"][];
+            /**
+             * Format: int64
+             * @description Milliseconds until the last acknowledgement arrived; null on a read or when none did.
+             */
+            reach_ms: number | null;
+            /** @description Workers that acknowledged this change (empty on a read). */
+            reached: string[];
+            reason: string | null;
+            /**
+             * Format: int64
+             * @description Tasks put back to work by this resume.
+             */
+            resumed_tasks: number;
+            /** Format: date-time */
+            since: string | null;
+        };
         PlanView: {
             epic: string;
             /** @description Which planner wrote the plan (`offline` without an LLM). */
@@ -470,6 +614,14 @@ export interface components {
         };
         ProjectList: {
             items: components["schemas"]["ProjectView"][];
+        };
+        /** @description A pause on one project. */
+        ProjectPause: {
+            actor: string;
+            project: string;
+            reason: string;
+            /** Format: date-time */
+            since: string;
         };
         /** @description A project (app) and its latest activity. */
         ProjectView: {
@@ -534,6 +686,27 @@ export interface components {
             replicas: components["schemas"]["ReplicaView"][];
             service: string;
         };
+        /** @description Who is signed in, with the CSRF token to send as `X-CSRF-Token` on mutations. */
+        SessionView: {
+            /** @description Empty for a bearer-token caller, which needs no CSRF token. */
+            csrf: string;
+            name: string;
+            role: string;
+        };
+        /** @description Body of `PUT /api/v1/system/pause`. */
+        SetPause: {
+            /** @description True pauses, false resumes. */
+            paused: boolean;
+            /** @description One project only; absent means everything. */
+            project?: string | null;
+            /** @description Why; required when pausing. */
+            reason?: string | null;
+        };
+        /** @description Body of `POST /api/v1/session`. */
+        SignIn: {
+            /** @description An API token's secret. */
+            token: string;
+        };
         /**
          * @description Queue figures of one stage's durable consumer; null figures mean the consumer does not
          *     exist yet (no replica of the stage's service has started).
@@ -597,6 +770,8 @@ export interface components {
         /** @description The health of the whole installation. */
         SystemView: {
             dead_letters: components["schemas"]["DeadLettersView"];
+            /** @description Whether the kill switch is on for everything (`/api/v1/system/pause` has the details). */
+            paused: boolean;
             /** @description Every known service with its replicas, by name. */
             services: components["schemas"]["ServiceView"][];
             /** @description Work waiting at each stage's durable consumer, in pipeline order. */
@@ -639,7 +814,7 @@ export interface components {
          * @description Lifecycle status; deployed, blocked, failed, cancelled and rolled_back are terminal
          * @enum {string}
          */
-        TaskStatus: "queued" | "planning" | "awaiting_clarification" | "awaiting_plan_approval" | "generating" | "testing" | "fixing" | "reviewing" | "gating" | "awaiting_release_approval" | "awaiting_budget_approval" | "deploying" | "verifying" | "deployed" | "blocked" | "failed" | "cancelled" | "rolled_back";
+        TaskStatus: "queued" | "planning" | "awaiting_clarification" | "awaiting_plan_approval" | "generating" | "testing" | "fixing" | "reviewing" | "gating" | "awaiting_release_approval" | "awaiting_budget_approval" | "deploying" | "verifying" | "paused" | "deployed" | "blocked" | "failed" | "cancelled" | "rolled_back";
         /** @description A task without its stage records: what lists show. */
         TaskSummary: {
             /** @description Git branch the task works on. */
@@ -723,6 +898,23 @@ export interface components {
             /** Format: date-time */
             started_at: string;
         };
+        /** @description A token as the API shows it: never its secret. */
+        TokenView: {
+            /** Format: date-time */
+            created_at: string;
+            created_by: string;
+            /** @description The first characters of the secret, to tell tokens apart. */
+            hint: string;
+            /** Format: uuid */
+            id: string;
+            /** Format: date-time */
+            last_used_at: string | null;
+            name: string;
+            /** Format: date-time */
+            revoked_at: string | null;
+            /** @description `viewer`, `operator`, `approver` or `admin`. */
+            role: string;
+        };
     };
     responses: never;
     parameters: never;
@@ -732,6 +924,56 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    list_audit: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Exact action (`release.approve`) or a prefix ending in `.` (`release.`). */
+                action: string | null;
+                /** @description Token name or chat user. */
+                actor: string | null;
+                /** @description `next_cursor` of the previous page. */
+                cursor: string | null;
+                /** @description 1 to 500, default 50. */
+                limit: number | null;
+                /** @description `api`, `dashboard`, `cli`, `telegram`, `discord`, `jira`, `github` or `system`. */
+                source: string | null;
+                task_id: string | null;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Audit entries, newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditPage"];
+                };
+            };
+            /** @description Bad filter, cursor or limit */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No token, or a wrong, revoked or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     list_projects: {
         parameters: {
             query?: never;
@@ -748,6 +990,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ProjectList"];
+                };
+            };
+            /** @description No token, or a wrong, revoked or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The database is unavailable */
@@ -780,6 +1031,33 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AppRemoved"];
+                };
+            };
+            /** @description A path parameter that does not parse, or a body that is not the JSON the operation takes */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No token, or a wrong, revoked or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role is too weak, or a session mutation lacks its CSRF token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such project */
@@ -831,6 +1109,24 @@ export interface operations {
                     "application/json": components["schemas"]["LessonList"];
                 };
             };
+            /** @description A path parameter that does not parse, or a body that is not the JSON the operation takes */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No token, or a wrong, revoked or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -865,7 +1161,43 @@ export interface operations {
                     "application/json": components["schemas"]["LessonList"];
                 };
             };
+            /** @description A path parameter that does not parse, or a body that is not the JSON the operation takes */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No token, or a wrong, revoked or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role is too weak, or a session mutation lacks its CSRF token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the limit */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -907,7 +1239,52 @@ export interface operations {
                     "application/json": components["schemas"]["LessonList"];
                 };
             };
+            /** @description The lesson id is not a UUID */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No token, or a wrong, revoked or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role is too weak, or a session mutation lacks its CSRF token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The lesson is empty or too long */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -935,7 +1312,150 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description The lesson id is not a UUID */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No token, or a wrong, revoked or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role is too weak, or a session mutation lacks its CSRF token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_session: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Who the request authenticates as */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionView"];
+                };
+            };
+            /** @description No token, or a wrong, revoked or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    sign_in: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SignIn"];
+            };
+        };
+        responses: {
+            /** @description Signed in; sets the `kiln_session` (HttpOnly) and `kiln_csrf` cookies */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionView"];
+                };
+            };
+            /** @description Malformed body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown or revoked token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    sign_out: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Signed out; the cookies are cleared */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No token, or a wrong, revoked or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role is too weak, or a session mutation lacks its CSRF token */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -963,8 +1483,124 @@ export interface operations {
                     "application/json": components["schemas"]["SystemView"];
                 };
             };
+            /** @description No token, or a wrong, revoked or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description NATS is unavailable */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_pause: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every pause in force */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PauseView"];
+                };
+            };
+            /** @description No token, or a wrong, revoked or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    set_pause: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SetPause"];
+            };
+        };
+        responses: {
+            /** @description The pauses now in force, with who heard the change */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PauseView"];
+                };
+            };
+            /** @description Malformed body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No token, or a wrong, revoked or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role is too weak, or a session mutation lacks its CSRF token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such project */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A pause without a reason */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1003,6 +1639,15 @@ export interface operations {
             };
             /** @description Bad status, limit or cursor */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No token, or a wrong, revoked or expired one */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1050,6 +1695,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description No token, or a wrong, revoked or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role is too weak, or a session mutation lacks its CSRF token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description A project with this name exists */
             409: {
                 headers: {
@@ -1086,6 +1749,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description This token created too many tasks in the last minute */
+            429: {
+                headers: {
+                    /** @description Seconds until the token may create a task again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     get_task: {
@@ -1111,6 +1785,15 @@ export interface operations {
             };
             /** @description The id is not a UUID */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No token, or a wrong, revoked or expired one */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1154,6 +1837,33 @@ export interface operations {
                     "application/json": components["schemas"]["TaskDetail"];
                 };
             };
+            /** @description A path parameter that does not parse, or a body that is not the JSON the operation takes */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No token, or a wrong, revoked or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role is too weak, or a session mutation lacks its CSRF token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No such task */
             404: {
                 headers: {
@@ -1165,6 +1875,15 @@ export interface operations {
             };
             /** @description The task asks no questions */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the limit */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1208,6 +1927,33 @@ export interface operations {
                     "application/json": components["schemas"]["TaskDetail"];
                 };
             };
+            /** @description A path parameter that does not parse, or a body that is not the JSON the operation takes */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No token, or a wrong, revoked or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role is too weak, or a session mutation lacks its CSRF token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No such task */
             404: {
                 headers: {
@@ -1219,6 +1965,15 @@ export interface operations {
             };
             /** @description The task waits for nothing to approve */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the limit */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1260,6 +2015,24 @@ export interface operations {
             };
             /** @description The id is not a UUID */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No token, or a wrong, revoked or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role is too weak, or a session mutation lacks its CSRF token */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1312,6 +2085,33 @@ export interface operations {
                     "application/json": components["schemas"]["TaskDetail"];
                 };
             };
+            /** @description A path parameter that does not parse, or a body that is not the JSON the operation takes */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No token, or a wrong, revoked or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role is too weak, or a session mutation lacks its CSRF token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No such task */
             404: {
                 headers: {
@@ -1323,6 +2123,15 @@ export interface operations {
             };
             /** @description The task waits for no decision */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the limit */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1373,6 +2182,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description No token, or a wrong, revoked or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No such task, or the round has no commit */
             404: {
                 headers: {
@@ -1402,6 +2220,188 @@ export interface operations {
                     "application/json": components["schemas"]["TemplateList"];
                 };
             };
+            /** @description No token, or a wrong, revoked or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_tokens: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every live token, newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenView"][];
+                };
+            };
+            /** @description No token, or a wrong, revoked or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role is too weak, or a session mutation lacks its CSRF token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    create_token: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateToken"];
+            };
+        };
+        responses: {
+            /** @description Token created; its secret is in this answer only */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreatedToken"];
+                };
+            };
+            /** @description Malformed body or name */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No token, or a wrong, revoked or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role is too weak, or a session mutation lacks its CSRF token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A live token has this name */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown role */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    revoke_token: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Token id or name */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Token revoked; its sessions ended */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A path parameter that does not parse, or a body that is not the JSON the operation takes */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No token, or a wrong, revoked or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role is too weak, or a session mutation lacks its CSRF token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No live token with this id or name */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     stream_logs: {
@@ -1429,6 +2429,15 @@ export interface operations {
             };
             /** @description Missing or malformed task_id or after_seq */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No token, or a wrong, revoked or expired one */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -16,6 +16,7 @@ export const TASK_STATUSES = [
   'awaiting_budget_approval',
   'deploying',
   'verifying',
+  'paused',
   'deployed',
   'blocked',
   'failed',
@@ -49,6 +50,8 @@ export function statusTone(status: string): Tone {
       return 'muted';
     case 'rolled_back':
       return 'violet';
+    case 'paused':
+      return 'waiting';
     default:
       return status.startsWith('awaiting_') ? 'waiting' : 'active';
   }

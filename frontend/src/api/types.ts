@@ -37,7 +37,7 @@ export type Template = Schemas['TemplateView'];
 export type TemplateList = Schemas['TemplateList'];
 export type ProjectList = Schemas['ProjectList'];
 export type LogFrame = Schemas['LogFrame'];
-export type SystemView = Landing<Schemas['SystemView'], { paused: boolean }>;
+export type SystemView = Schemas['SystemView'];
 export type ServiceView = Schemas['ServiceView'];
 export type Replica = Schemas['ReplicaView'];
 export type StageQueue = Schemas['StageQueueView'];
@@ -125,3 +125,22 @@ export type TaskDetail = Omit<
 };
 
 export type Project = Landing<Schemas['ProjectView'], { deployments: Deployment[] }>;
+
+// ---- access, kill switch and audit
+
+/** Roles, weakest first: each allows everything the ones before it do. */
+export const ROLES = ['viewer', 'operator', 'approver', 'admin'] as const;
+export type Role = (typeof ROLES)[number];
+
+/** `GET/POST /api/v1/session`: who is signed in, and the CSRF token mutations must echo. */
+export type SessionView = Schemas['SessionView'];
+/** `PUT /api/v1/system/pause` body. */
+export type SetPause = Schemas['SetPause'];
+export type ProjectPause = Schemas['ProjectPause'];
+/** Every pause in force; `reached`/`reach_ms`/`resumed_tasks` describe the change just made. */
+export type PauseView = Schemas['PauseView'];
+export type AuditEntry = Schemas['AuditEntryView'];
+/** `GET /api/v1/audit`: newest first; `next_cursor` (pass as `cursor`) pages to older. */
+export type AuditPage = Schemas['AuditPage'];
+export type TokenView = Schemas['TokenView'];
+export type CreatedToken = Schemas['CreatedToken'];

@@ -1,9 +1,11 @@
-// The frame of every page: a skip link, the top bar with navigation and the theme switch,
-// and the page itself.
-import { NavLink, Outlet, useLocation } from 'react-router';
+// The frame of every page: a skip link, the top bar with navigation, who is signed in, the
+// theme switch, and the page itself.
+import { NavLink, Outlet, useLocation, useNavigate } from 'react-router';
 
+import { useSession, useSignOut } from '../api/queries';
+import { SIGNIN_PATH, allows } from '../api/session';
 import { useTheme, type Theme } from '../lib/theme';
-import { KilnLogo, MonitorIcon, MoonIcon, PlusIcon, SunIcon } from './icons';
+import { KilnLogo, MonitorIcon, MoonIcon, PlusIcon, SignOutIcon, SunIcon } from './icons';
 import { ButtonLink, cx } from './ui';
 
 const NEXT: Record<Theme, Theme> = { system: 'light', light: 'dark', dark: 'system' };
@@ -26,14 +28,57 @@ function ThemeToggle() {
   );
 }
 
+/** Who is signed in, and the way out. */
+function SessionMenu() {
+  const session = useSession();
+  const signOut = useSignOut();
+  const navigate = useNavigate();
+  if (!session.data) return null;
+  const { name, role } = session.data;
+  return (
+    <div className="flex items-center gap-1" data-testid="session">
+      <span className="hidden min-w-0 flex-col items-end leading-tight md:flex" title={`Signed in as ${name} (${role})`}>
+        <span className="max-w-36 truncate text-sm font-medium" data-testid="session-name">
+          {name}
+        </span>
+        <span className="text-xs text-zinc-500 dark:text-zinc-400" data-testid="session-role">
+          {role}
+        </span>
+      </span>
+      <span className="sr-only md:hidden">
+        Signed in as {name} ({role})
+      </span>
+      <button
+        type="button"
+        onClick={() =>
+          signOut.mutate(undefined, {
+            onSettled: () => void navigate(SIGNIN_PATH, { replace: true }),
+          })
+        }
+        disabled={signOut.isPending}
+        className="inline-flex size-8 items-center justify-center rounded-md text-zinc-600 hover:bg-zinc-100 hover:text-zinc-900 disabled:opacity-60 dark:text-zinc-400 dark:hover:bg-zinc-800 dark:hover:text-zinc-100"
+        aria-label="Sign out"
+        title={`Sign out ${name}`}
+      >
+        <SignOutIcon className="size-4" />
+      </button>
+    </div>
+  );
+}
+
 const LINKS = [
   { to: '/', label: 'Tasks', end: true },
   { to: '/projects', label: 'Projects', end: false },
   { to: '/system', label: 'System', end: false },
+  { to: '/audit', label: 'Audit', end: false },
 ];
+
+const ADMIN_LINKS = [{ to: '/tokens', label: 'Tokens', end: false }];
 
 export function Layout() {
   const location = useLocation();
+  const session = useSession();
+  const links = allows(session.data?.role, 'admin') ? [...LINKS, ...ADMIN_LINKS] : LINKS;
   const onTask = location.pathname.startsWith('/tasks/') && location.pathname !== '/tasks/new';
   return (
     <div className="min-h-dvh">
@@ -50,7 +95,7 @@ export function Layout() {
             <span className="hidden sm:inline">Kiln</span>
           </NavLink>
           <nav aria-label="Main" className="flex min-w-0 flex-1 items-center gap-0.5 overflow-x-auto sm:gap-1">
-            {LINKS.map((l) => (
+            {links.map((l) => (
               <NavLink
                 key={l.to}
                 to={l.to}
@@ -68,6 +113,7 @@ export function Layout() {
               </NavLink>
             ))}
           </nav>
+          <SessionMenu />
           <ThemeToggle />
           <ButtonLink to="/tasks/new" variant="primary" className="px-2.5" aria-label="New task">
             <PlusIcon className="size-4" />

@@ -86,6 +86,11 @@ export const CopyIcon = (p: IconProps) => (
     <path d="M5 15V5a1 1 0 0 1 1-1h10" />
   </Icon>
 );
+export const SignOutIcon = (p: IconProps) => (
+  <Icon {...p}>
+    <path d="M15 4h3a2 2 0 0 1 2 2v12a2 2 0 0 1-2 2h-3M10 17l5-5-5-5M15 12H4" />
+  </Icon>
+);
 export const KilnLogo = (p: IconProps) => (
   <svg viewBox="0 0 32 32" aria-hidden="true" width="1em" height="1em" {...p}>
     <rect width="32" height="32" rx="8" className="fill-brand-600" />

@@ -1,30 +1,235 @@
-// System: services and their replicas (alive by heartbeat), work waiting and redelivered at
-// each stage, dead letters, and the pause switch once the API has one.
+// System: the kill switch (pause everything or one project), services and their replicas
+// (alive by heartbeat), work waiting and redelivered at each stage, and dead letters.
+import { useState } from 'react';
 import { Link } from 'react-router';
 
-import { useSetPaused, useSystem } from '../api/queries';
-import type { SystemView } from '../api/types';
-import { Card, Chip, Empty, ErrorNotice, Loading, PageHeader, RelativeTime, Toggle, cx, useTitle } from '../components/ui';
+import { usePause, useProjects, useSession, useSetPaused, useSystem } from '../api/queries';
+import { allows } from '../api/session';
+import type { PauseView, SystemView } from '../api/types';
+import { PauseIcon } from '../components/icons';
+import {
+  Button,
+  Card,
+  Chip,
+  ConfirmDialog,
+  Empty,
+  ErrorNotice,
+  Field,
+  Loading,
+  PageHeader,
+  RelativeTime,
+  Select,
+  TextArea,
+  TextInput,
+  Toggle,
+  cx,
+  useTitle,
+} from '../components/ui';
 import { count } from '../lib/format';
 
-function PauseSwitch({ paused }: { paused: boolean }) {
-  const set = useSetPaused();
+type Change = { paused: true; project: string } | { paused: false; project: string | null };
+
+/** Who paused what, when and why. */
+function PauseFacts({ reason, actor, since }: { reason: string | null | undefined; actor: string | null | undefined; since: string | null | undefined }) {
   return (
-    <Card title="Pipeline">
-      <div className="flex items-center justify-between gap-4">
-        <div>
-          <p className="text-sm font-medium">{paused ? 'Paused' : 'Running'}</p>
-          <p className="text-xs text-zinc-500 dark:text-zinc-400">
-            {paused ? 'No stage takes new work until resumed.' : 'Stages take work as it arrives.'}
+    <>
+      {reason && <p className="mt-1 text-sm break-words" data-testid="pause-reason">“{reason}”</p>}
+      {(actor || since) && (
+        <p className="mt-0.5 text-xs text-zinc-500 dark:text-zinc-400">
+          {actor && (
+            <>
+              by <span className="font-medium" data-testid="pause-actor">{actor}</span>
+            </>
+          )}
+          {actor && since && ' · '}
+          {since && (
+            <>
+              since <RelativeTime iso={since} />
+            </>
+          )}
+        </p>
+      )}
+    </>
+  );
+}
+
+/** What the last change reached: the workers that acknowledged it, and how fast. */
+function Reach({ view }: { view: PauseView }) {
+  const n = view.reached.length;
+  return (
+    <div className="mt-3 rounded-lg bg-zinc-50 px-3 py-2 text-sm dark:bg-zinc-800/60" data-testid="pause-reach" role="status">
+      {n === 0 ? (
+        <p>No worker acknowledged the change in time; every service still reads the flag before each side effect.</p>
+      ) : (
+        <p>
+          Reached {n} {n === 1 ? 'worker' : 'workers'}
+          {typeof view.reach_ms === 'number' && (
+            <>
+              {' '}
+              in <span data-testid="pause-reach-ms">{view.reach_ms.toLocaleString('en-US')} ms</span>
+            </>
+          )}
+          .
+        </p>
+      )}
+      {n > 0 && (
+        <ul className="mt-1 flex flex-wrap gap-1.5" aria-label="Workers reached">
+          {view.reached.map((w) => (
+            <li key={w} className="rounded-md px-1.5 py-0.5 font-mono text-xs ring-1 ring-zinc-300 ring-inset dark:ring-zinc-700">
+              {w}
+            </li>
+          ))}
+        </ul>
+      )}
+      {view.resumed_tasks > 0 && (
+        <p className="mt-1">
+          {view.resumed_tasks} parked {view.resumed_tasks === 1 ? 'task' : 'tasks'} resumed.
+        </p>
+      )}
+    </div>
+  );
+}
+
+/** The kill switch: pause everything or one project (with a reason), resume, and who heard it. */
+function PausePanel({ systemPaused }: { systemPaused: boolean }) {
+  const pause = usePause();
+  const session = useSession();
+  const projects = useProjects();
+  const set = useSetPaused();
+  const [change, setChange] = useState<Change | null>(null);
+  const [reason, setReason] = useState('');
+
+  const view = pause.data;
+  const paused = view?.paused ?? systemPaused;
+  const pausedProjects = view?.projects ?? [];
+  const mayChange = !session.data || allows(session.data.role, 'admin');
+
+  const open = (next: Change) => {
+    set.reset();
+    setReason('');
+    setChange(next);
+  };
+  const confirm = () => {
+    if (!change) return;
+    const why = reason.trim();
+    if (change.paused && !why) return;
+    set.mutate(
+      { paused: change.paused, ...(why ? { reason: why } : {}), ...(change.project ? { project: change.project } : {}) },
+      { onSuccess: () => setChange(null) },
+    );
+  };
+  const what = change?.project ? `project ${change.project}` : 'everything';
+
+  return (
+    <Card
+      title="Pipeline"
+      actions={
+        mayChange && !paused ? (
+          <Button variant="ghost" onClick={() => open({ paused: true, project: projects.data?.[0]?.name ?? '' })} disabled={!projects.data?.length}>
+            <PauseIcon className="size-4" /> Pause a project
+          </Button>
+        ) : undefined
+      }
+    >
+      <div className="flex items-start justify-between gap-4" data-testid="pause-state" data-paused={paused}>
+        <div className="min-w-0">
+          <p className="flex items-center gap-2 text-sm font-medium">
+            {paused ? <Chip tone="danger" dot>Paused</Chip> : <Chip tone="success" dot>Running</Chip>}
           </p>
+          {paused ? (
+            <>
+              <p className="mt-1 text-xs text-zinc-500 dark:text-zinc-400">
+                Nothing takes a new side effect (model calls, pushes, deploys) until resumed; work in flight parks as{' '}
+                <span className="font-medium">paused</span>.
+              </p>
+              <PauseFacts reason={view?.reason} actor={view?.actor} since={view?.since} />
+            </>
+          ) : (
+            <p className="mt-1 text-xs text-zinc-500 dark:text-zinc-400">Stages take work as it arrives.</p>
+          )}
         </div>
-        <Toggle checked={paused} onChange={(v) => set.mutate(v)} label="Pause the pipeline" disabled={set.isPending} />
+        <Toggle
+          checked={paused}
+          onChange={(v) => open(v ? { paused: true, project: '' } : { paused: false, project: null })}
+          label="Pause the pipeline"
+          disabled={set.isPending || !mayChange}
+        />
       </div>
-      {set.isError && (
-        <div className="mt-3">
-          <ErrorNotice error={set.error} title="Not changed" />
+      {!mayChange && <p className="mt-2 text-xs text-zinc-500 dark:text-zinc-400">Pausing and resuming needs the admin role.</p>}
+
+      {pausedProjects.length > 0 && (
+        <div className="mt-4">
+          <h3 className="text-xs font-semibold text-zinc-500 uppercase dark:text-zinc-400">Paused projects</h3>
+          <ul className="mt-1 divide-y divide-zinc-100 dark:divide-zinc-800">
+            {pausedProjects.map((p) => (
+              <li key={p.project} className="flex items-start justify-between gap-3 py-2" data-testid={`paused-project-${p.project}`}>
+                <div className="min-w-0">
+                  <Link to={`/projects/${encodeURIComponent(p.project)}`} className="font-medium hover:underline">
+                    {p.project}
+                  </Link>
+                  <PauseFacts reason={p.reason} actor={p.actor} since={p.since} />
+                </div>
+                {mayChange && (
+                  <Button onClick={() => open({ paused: false, project: p.project })} aria-label={`Resume ${p.project}`}>
+                    Resume
+                  </Button>
+                )}
+              </li>
+            ))}
+          </ul>
         </div>
       )}
+
+      {set.data && !change && <Reach view={set.data} />}
+      {pause.isError && !view && (
+        <div className="mt-3">
+          <ErrorNotice error={pause.error} title="Pause details not available" />
+        </div>
+      )}
+
+      <ConfirmDialog
+        open={change !== null}
+        onClose={() => setChange(null)}
+        title={change?.paused ? (change.project ? 'Pause a project' : 'Pause everything') : `Resume ${what}`}
+        confirmLabel={change?.paused ? 'Pause' : 'Resume'}
+        variant={change?.paused ? 'danger' : 'primary'}
+        busy={set.isPending}
+        confirmDisabled={change?.paused === true && !reason.trim()}
+        onConfirm={confirm}
+      >
+        {change?.paused ? (
+          <>
+            {change.project ? (
+              <Field label="Project">
+                {(p) => (
+                  <Select {...p} value={change.project} onChange={(e) => setChange({ paused: true, project: e.target.value })}>
+                    {projects.data?.map((pr) => (
+                      <option key={pr.name} value={pr.name}>
+                        {pr.name}
+                      </option>
+                    ))}
+                  </Select>
+                )}
+              </Field>
+            ) : (
+              <p>Every stage stops taking new side effects; tasks in flight park until you resume.</p>
+            )}
+            <Field label="Reason" hint="Required; recorded in the audit trail and shown to everyone.">
+              {(p) => (
+                <TextArea {...p} required maxLength={500} value={reason} onChange={(e) => setReason(e.target.value)} autoFocus />
+              )}
+            </Field>
+          </>
+        ) : (
+          <>
+            <p>Every task the pause parked goes back to work from where it stopped.</p>
+            <Field label="Note (optional)">
+              {(p) => <TextInput {...p} maxLength={500} value={reason} onChange={(e) => setReason(e.target.value)} />}
+            </Field>
+          </>
+        )}
+        {set.isError && <ErrorNotice error={set.error} title="Not changed" />}
+      </ConfirmDialog>
     </Card>
   );
 }
@@ -148,18 +353,16 @@ export function SystemPage() {
   useTitle('System');
   return (
     <div>
-      <PageHeader title="System" subtitle="Which services run, how much work waits, and what failed for good." />
+      <PageHeader title="System" subtitle="The kill switch, which services run, how much work waits, and what failed for good." />
       {system.isPending ? (
         <Loading label="Loading system" />
       ) : system.isError && !system.data ? (
         <ErrorNotice error={system.error} title="System status not available" />
       ) : (
         <div className="grid gap-4 lg:grid-cols-2">
-          {typeof system.data.paused === 'boolean' && (
-            <div className="lg:col-span-2">
-              <PauseSwitch paused={system.data.paused} />
-            </div>
-          )}
+          <div className="lg:col-span-2">
+            <PausePanel systemPaused={system.data.paused} />
+          </div>
           <Services system={system.data} />
           <div className="space-y-4">
             <Queues system={system.data} />
