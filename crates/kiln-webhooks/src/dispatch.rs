@@ -231,6 +231,8 @@ async fn handle(db: &PgPool, msg: &jetstream::Message) -> std::result::Result<u6
          SELECT gen_random_uuid(), s.id, $1, $2, $3, $4 FROM webhook_subscriptions s \
          WHERE s.disabled_at IS NULL \
            AND (cardinality(s.kinds) = 0 OR $3 = ANY (s.kinds)) \
+           AND (s.task_id IS NULL OR s.task_id = $2) \
+           AND (cardinality(s.statuses) = 0 OR $7 = ANY (s.statuses)) \
            AND s.created_at <= $5::timestamptz + make_interval(secs => $6) \
          ON CONFLICT (subscription_id, event_id) DO NOTHING",
     )
@@ -240,6 +242,7 @@ async fn handle(db: &PgPool, msg: &jetstream::Message) -> std::result::Result<u6
     .bind(&body)
     .bind(time)
     .bind(CLOCK_SLACK_SECS as f64)
+    .bind(&event.status)
     .execute(db)
     .await
     .map_err(Handling::Store)?;

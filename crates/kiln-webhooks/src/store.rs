@@ -28,6 +28,10 @@ pub struct NewSubscription {
     pub description: String,
     /// The actor creating it (token name).
     pub created_by: String,
+    /// Only this task's events; none: every task's.
+    pub task_id: Option<Uuid>,
+    /// Only events that leave the task in one of these statuses; empty: any.
+    pub statuses: Vec<String>,
 }
 
 /// A subscription as shown to people: never its secret.
@@ -42,6 +46,10 @@ pub struct Subscription {
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339::option")]
     pub disabled_at: Option<OffsetDateTime>,
+    /// Only this task's events, when set.
+    pub task_id: Option<Uuid>,
+    /// Only events leaving the task in one of these statuses; empty: any.
+    pub statuses: Vec<String>,
 }
 
 /// A new subscription with its signing secret, which is shown this once.
@@ -201,8 +209,8 @@ fn new_secret() -> String {
     format!("whsec_{}", hex::encode(rand::random::<[u8; 32]>()))
 }
 
-const SUBSCRIPTION_COLUMNS: &str =
-    "s.id, s.url, s.kinds, s.description, s.created_by, s.created_at, s.disabled_at";
+const SUBSCRIPTION_COLUMNS: &str = "s.id, s.url, s.kinds, s.description, s.created_by, s.created_at, s.disabled_at, \
+     s.task_id, s.statuses";
 
 fn subscription_from_row(row: &sqlx::postgres::PgRow) -> Result<Subscription> {
     Ok(Subscription {
@@ -213,6 +221,8 @@ fn subscription_from_row(row: &sqlx::postgres::PgRow) -> Result<Subscription> {
         created_by: row.try_get("created_by")?,
         created_at: row.try_get("created_at")?,
         disabled_at: row.try_get("disabled_at")?,
+        task_id: row.try_get("task_id")?,
+        statuses: row.try_get("statuses")?,
     })
 }
 
@@ -230,8 +240,9 @@ pub async fn create<'e>(db: impl PgExecutor<'e>, new: &NewSubscription) -> Resul
     }
     let secret = new_secret();
     let sql = format!(
-        "INSERT INTO webhook_subscriptions AS s (id, url, kinds, secret, description, created_by) \
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING {SUBSCRIPTION_COLUMNS}"
+        "INSERT INTO webhook_subscriptions AS s \
+         (id, url, kinds, secret, description, created_by, task_id, statuses) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {SUBSCRIPTION_COLUMNS}"
     );
     let row = sqlx::query(&sql)
         .bind(Uuid::now_v7())
@@ -240,6 +251,8 @@ pub async fn create<'e>(db: impl PgExecutor<'e>, new: &NewSubscription) -> Resul
         .bind(&secret)
         .bind(&new.description)
         .bind(&new.created_by)
+        .bind(new.task_id)
+        .bind(&new.statuses)
         .fetch_one(db)
         .await?;
     Ok(Created {

@@ -202,6 +202,7 @@ async fn subscribe(env: &TestEnv, url: String, kinds: &[&str]) -> store::Created
             kinds: kinds.iter().map(|k| k.to_string()).collect(),
             description: "test".into(),
             created_by: "tester".into(),
+            ..Default::default()
         },
     )
     .await
@@ -626,6 +627,7 @@ async fn an_invalid_url_is_refused_with_a_precise_error() {
             kinds: kinds.iter().map(|k| k.to_string()).collect(),
             description: String::new(),
             created_by: "tester".into(),
+            ..Default::default()
         };
         async move { store::create(&db, &new).await.expect_err("refused") }
     };
