@@ -779,3 +779,125 @@ async fn a_revision_that_fails_verification_over_ssh_rolls_back_to_the_verified_
     assert_eq!(code, 200);
     assert!(!page.contains("Opening hours"), "{page}");
 }
+
+/// Every ref of the project's repository, as `git for-each-ref` prints them.
+fn remote_refs(stack: &Stack, project: &str) -> String {
+    let repo = stack
+        .env
+        .data_path()
+        .join("git")
+        .join(format!("{project}.git"));
+    let out = std::process::Command::new("git")
+        .arg("--git-dir")
+        .arg(&repo)
+        .args(["for-each-ref", "--format=%(refname) %(objectname)"])
+        .output()
+        .expect("git runs");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+async fn set_pause(stack: &Stack, body: Value) -> Value {
+    let resp = stack
+        .http
+        .put(format!("{}/api/v1/system/pause", stack.api))
+        .json(&body)
+        .send()
+        .await
+        .expect("pause request");
+    assert_eq!(resp.status(), 200);
+    resp.json().await.expect("pause view")
+}
+
+#[tokio::test]
+async fn a_pause_stops_every_side_effect_and_resume_finishes_the_task_with_nothing_lost() {
+    let script = Script::new()
+        .on("plan", vec![plan(&["Show the menu"])])
+        .on("story", vec![story_with_route()])
+        .on("review", vec![review("pass")]);
+    let (stack, fake) = start(&script).await;
+    let id = create(&stack, "paused-shop", json!({"approval": "plan"})).await;
+    let waiting = wait_status(&stack, &id, "awaiting_plan_approval").await;
+    assert_eq!(waiting["plan"]["stories"].as_array().map(Vec::len), Some(1));
+
+    // Every service hears the pause at once (and reads the flag before each side effect).
+    let paused = set_pause(&stack, json!({"paused": true, "reason": "incident 42"})).await;
+    assert_eq!(paused["paused"], true);
+    let reached: Vec<&str> = paused["reached"]
+        .as_array()
+        .expect("reached")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    for service in kiln_testkit::stack::SERVICES {
+        assert!(
+            reached.iter().any(|w| w.starts_with(service)),
+            "{service} did not acknowledge the pause: {paused:#}"
+        );
+    }
+    eprintln!(
+        "pause reached {} workers in {} ms",
+        reached.len(),
+        paused["reach_ms"]
+    );
+
+    // Approving the plan sends work on, which parks at its first side effect.
+    let calls_before = fake.requests().len();
+    let refs_before = remote_refs(&stack, "paused-shop");
+    let (status, body) = decide(&stack, &id, "approve", json!({"actor": "ada"})).await;
+    assert_eq!(status, 200, "{body:#}");
+    let parked = wait_status(&stack, &id, "paused").await;
+    assert!(
+        parked["status_reason"]
+            .as_str()
+            .unwrap_or("")
+            .contains("incident 42"),
+        "{parked:#}"
+    );
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(stack.task(&id).await["status"], "paused");
+    assert_eq!(
+        fake.requests().len(),
+        calls_before,
+        "no model call while paused"
+    );
+    assert_eq!(
+        remote_refs(&stack, "paused-shop"),
+        refs_before,
+        "no push while paused"
+    );
+    assert!(parked["deployments"].as_array().is_none_or(Vec::is_empty));
+
+    // A paused task cannot be approved around the switch.
+    let (status, _) = decide(&stack, &id, "approve", json!({"actor": "ada"})).await;
+    assert_eq!(status, 409);
+
+    let resumed = set_pause(&stack, json!({"paused": false})).await;
+    assert_eq!(resumed["paused"], false);
+    assert_eq!(resumed["resumed_tasks"], 1);
+    let task = stack.wait_finished(&id, FINISH).await;
+    assert_eq!(task["status"], "deployed", "{task:#}");
+    assert_eq!(task["approvals"][0]["kind"], "plan_approval");
+    assert!(
+        fake.requests().len() > calls_before,
+        "work went on after resume"
+    );
+    assert_ne!(
+        remote_refs(&stack, "paused-shop"),
+        refs_before,
+        "the code was pushed"
+    );
+
+    let audit: Vec<(String, String)> = sqlx::query_as(
+        "SELECT action, actor FROM audit_log WHERE action LIKE 'system.%' ORDER BY id",
+    )
+    .fetch_all(&stack.env.pool)
+    .await
+    .expect("audit");
+    assert_eq!(
+        audit,
+        [
+            ("system.pause".into(), "admin".into()),
+            ("system.resume".into(), "admin".into())
+        ]
+    );
+}

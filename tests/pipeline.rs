@@ -62,7 +62,7 @@ async fn static_site_task_is_planned_built_tested_reviewed_and_deployed() {
     assert_eq!(status, 202, "{created:#}");
     assert_eq!(created["status"], "queued");
     let id = created["id"].as_str().expect("id").to_owned();
-    let (logs_task, logs) = collect_logs(&stack.api, &id);
+    let (logs_task, logs) = collect_logs(&stack.api, &stack.admin, &id);
 
     let task = stack.wait_finished(&id, FINISH).await;
     assert_live(
@@ -401,7 +401,10 @@ fn derived_template(root: &std::path::Path, name: &str, edit: impl Fn(String) ->
     assert!(status.success());
     let manifest = dest.join("template.toml");
     let text = std::fs::read_to_string(&manifest).expect("manifest");
-    let renamed = text.replace("name = \"static-site\"", &format!("name = \"{name}\""));
+    // A chat alias belongs to one template: the copy must not claim static-site's.
+    let renamed = text
+        .replace("name = \"static-site\"", &format!("name = \"{name}\""))
+        .replace("alias = \"web\"\n", "");
     assert_ne!(renamed, text, "static-site's manifest changed shape");
     let edited = edit(renamed.clone());
     assert_ne!(edited, renamed, "the edit did not apply");

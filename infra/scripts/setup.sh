@@ -99,6 +99,19 @@ ensure_test_toolchains() {
   fi
 }
 
+# Schemathesis (PyPI) in its own venv under ~/.cache: the API tests fuzz the live API with it
+# against its OpenAPI document, once per role. KILN_SCHEMATHESIS tells the test where it is.
+SCHEMATHESIS_VERSION=4.32.5
+ensure_schemathesis() {
+  local venv="${HOME}/.cache/kiln/tools/schemathesis"
+  if ! "$venv/bin/st" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
+    log "installing schemathesis $SCHEMATHESIS_VERSION (PyPI) into $venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+  fi
+  export KILN_SCHEMATHESIS="$venv/bin/st"
+}
+
 # MariaDB on 3306 for per-app MySQL databases (the php template); KILN_TEST_MYSQL_URL points
 # elsewhere.
 ensure_mariadb() {
@@ -118,7 +131,15 @@ ensure_mariadb() {
 }
 
 # NATS with JetStream on 4222 (the tests' default; KILN_TEST_NATS_URL points elsewhere).
+# It has no users: it is for tests on this machine only, never for deployed apps. The
+# permission tests (crates/kiln-runtime/tests/nats_permissions.rs, crates/kiln/tests/
+# up_lockdown.rs) start their own nats-server from this binary with per-service users.
 ensure_nats() {
+  if ! command -v nats-server >/dev/null && ! [ -x /usr/sbin/nats-server ]; then
+    log "installing nats-server"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq nats-server >/dev/null
+  fi
   if [ -n "${KILN_TEST_NATS_URL:-}" ] || answers 4222; then return; fi
   local dir="${XDG_STATE_HOME:-$HOME/.local/state}/kiln/nats"
   mkdir -p "$dir"

@@ -11,6 +11,7 @@ ensure_postgres
 ensure_chromium
 ensure_test_toolchains
 ensure_mariadb
+ensure_schemathesis
 
 if ! cargo nextest --version >/dev/null 2>&1; then
   log "installing cargo-nextest"

@@ -13,16 +13,24 @@ use tokio::task::JoinHandle;
 /// Collects a task's live log lines from `/ws/logs` until aborted.
 pub fn collect_logs(
     api: &str,
+    token: &str,
     task_id: &str,
 ) -> (JoinHandle<()>, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
-    let url = format!(
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut url = format!(
         "{}/ws/logs?task_id={task_id}",
         api.replacen("http", "ws", 1)
+    )
+    .into_client_request()
+    .expect("ws request");
+    url.headers_mut().insert(
+        "authorization",
+        format!("Bearer {token}").parse().expect("header"),
     );
     let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let sink = lines.clone();
     let handle = tokio::spawn(async move {
-        let (mut ws, _) = tokio_tungstenite::connect_async(url.as_str())
+        let (mut ws, _) = tokio_tungstenite::connect_async(url)
             .await
             .expect("websocket connects");
         while let Some(Ok(msg)) = ws.next().await {
@@ -75,8 +83,12 @@ pub async fn decide(
     action: &str,
     body: Value,
 ) -> (u16, Value) {
+    // Decisions are made by the person the body names, with their own approver token: the
+    // admin token that created the task may not release it.
+    let who = body["actor"].as_str().unwrap_or("approver");
     let resp = stack
-        .http
+        .person(who)
+        .await
         .post(format!("{}/api/v1/tasks/{id}/{action}", stack.api))
         .json(&body)
         .send()

@@ -5,13 +5,15 @@
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Extension, Path, State};
 use serde::{Deserialize, Serialize};
 use tracing::instrument;
 use utoipa::ToSchema;
 
 use kiln_contracts::apps::{RemoveApp, RemoveAppReply};
+use kiln_store::audit;
 
+use crate::auth::Principal;
 use crate::error::{Error, Problem};
 use crate::{AppState, queries};
 
@@ -44,6 +46,7 @@ pub struct AppRemoved {
 #[instrument(skip_all, fields(project = %name))]
 pub async fn delete_app(
     State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
     Path(name): Path<String>,
 ) -> Result<Json<AppRemoved>, Error> {
     if !queries::project_exists(&state.ctx.db, &name).await? {
@@ -68,11 +71,19 @@ pub async fn delete_app(
             message: e.to_string(),
         })?;
     match serde_json::from_slice::<RemoveAppReply>(&reply.payload) {
-        Ok(RemoveAppReply::Removed { target, freed }) => Ok(Json(AppRemoved {
-            project: name,
-            target,
-            freed,
-        })),
+        Ok(RemoveAppReply::Removed { target, freed }) => {
+            audit::append(
+                &state.ctx.db,
+                &who.audit("app.deleted", &name)
+                    .detail(serde_json::json!({ "target": target, "freed": freed })),
+            )
+            .await?;
+            Ok(Json(AppRemoved {
+                project: name,
+                target,
+                freed,
+            }))
+        }
         Ok(RemoveAppReply::Failed { reason }) => Err(Error::AppNotRemoved { app: name, reason }),
         Err(e) => Err(Error::Nats {
             context: "reading the deployer's answer",

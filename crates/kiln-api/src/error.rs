@@ -116,6 +116,23 @@ pub enum Error {
     UpgradeRequired(String),
     #[error("app {app:?} could not be removed: {reason}")]
     AppNotRemoved { app: String, reason: String },
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("task creation rate limit reached for token {token:?}; retry in {retry_after_secs} s")]
+    RateLimited {
+        token: String,
+        retry_after_secs: u64,
+    },
+    #[error("{0}")]
+    Conflict(String),
+    #[error("no token {0:?} (it may have been revoked already)")]
+    TokenNotFound(String),
+    #[error("no webhook subscription {0}")]
+    SubscriptionNotFound(Uuid),
+    #[error("invalid path parameter: {0}")]
+    InvalidPath(String),
     #[error("database")]
     Store(#[from] kiln_store::Error),
     #[error("{context}: {message}")]
@@ -225,6 +242,19 @@ impl Error {
             Error::AppNotRemoved { .. } => {
                 (S::CONFLICT, "app-not-removed", "App could not be removed")
             }
+            Error::Unauthorized(_) => (S::UNAUTHORIZED, "unauthorized", "Authentication required"),
+            Error::Forbidden(_) => (S::FORBIDDEN, "forbidden", "Not allowed"),
+            Error::RateLimited { .. } => {
+                (S::TOO_MANY_REQUESTS, "rate-limited", "Too many requests")
+            }
+            Error::Conflict(_) => (S::CONFLICT, "conflict", "Conflict"),
+            Error::TokenNotFound(_) => (S::NOT_FOUND, "token-not-found", "Token not found"),
+            Error::SubscriptionNotFound(_) => (
+                S::NOT_FOUND,
+                "subscription-not-found",
+                "Subscription not found",
+            ),
+            Error::InvalidPath(_) => (S::BAD_REQUEST, "invalid-path", "Invalid path parameter"),
             Error::Store(e) if e.is_transient() => (
                 S::SERVICE_UNAVAILABLE,
                 "unavailable",
@@ -279,7 +309,24 @@ impl IntoResponse for Error {
         } else {
             tracing::debug!(status = status.as_u16(), detail = %problem.detail, "request rejected");
         }
-        problem_response(status, &problem)
+        let mut response = problem_response(status, &problem);
+        match &self {
+            Error::RateLimited {
+                retry_after_secs, ..
+            } => {
+                if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
+                    response.headers_mut().insert(header::RETRY_AFTER, v);
+                }
+            }
+            Error::Unauthorized(_) => {
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"kiln\""),
+                );
+            }
+            _ => {}
+        }
+        response
     }
 }
 

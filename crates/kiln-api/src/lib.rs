@@ -7,22 +7,29 @@
 //! the API publishes nothing to NATS directly, the outbox relay does.
 
 mod apps;
+mod audit;
+pub mod auth;
+mod compat;
 mod cursor;
 mod dashboard;
 mod diff;
 pub mod error;
 mod idempotency;
+pub mod intake;
 mod logs;
 mod memory;
 mod metrics;
 pub mod model;
 pub mod openapi;
+mod pause;
 mod people;
 mod projects;
 mod queries;
+mod subscriptions;
 mod system;
 mod tasks;
 mod templates;
+mod tokens;
 mod validate;
 
 use std::net::SocketAddr;
@@ -55,6 +62,26 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Built dashboard (`frontend/dist`) to serve at `/`; none serves only the API.
     pub dashboard_dir: Option<PathBuf>,
+    /// Tasks one token may create per minute (a steady rate with a burst of the same size);
+    /// past it, `POST /api/v1/tasks` answers 429 with `Retry-After`.
+    pub tasks_per_minute: u32,
+    /// Whether the person who requested a task may approve its release (off: a second
+    /// person must).
+    pub allow_self_approval: bool,
+    /// How long a dashboard sign-in lasts, in hours.
+    pub session_hours: u32,
+    /// Mark the session cookies `Secure` (only sent over HTTPS): set it when the dashboard
+    /// is served over HTTPS.
+    pub secure_cookies: bool,
+    /// Outbound webhooks (`[api.webhooks]`): retries and timeouts of the sender that runs in
+    /// the API process.
+    pub webhooks: kiln_webhooks::Config,
+    /// `[api.telegram]`: commands and progress in Telegram (off without a bot token).
+    pub telegram: intake::TelegramConfig,
+    /// `[api.discord]`: the Discord interactions endpoint (off without a public key).
+    pub discord: intake::DiscordConfig,
+    /// `[api.jira]`: issues moved to a status become tasks (off without an API token).
+    pub jira: intake::JiraConfig,
     /// The `[llm]` section, set by the binary: revisions need a model, budgets need defaults.
     #[serde(skip)]
     pub llm: Option<kiln_llm::LlmConfig>,
@@ -67,6 +94,14 @@ impl Default for Config {
             max_brief_chars: 20_000,
             max_body_bytes: 1 << 20,
             dashboard_dir: None,
+            tasks_per_minute: 30,
+            allow_self_approval: false,
+            session_hours: 12,
+            secure_cookies: false,
+            webhooks: kiln_webhooks::Config::default(),
+            telegram: intake::TelegramConfig::default(),
+            discord: intake::DiscordConfig::default(),
+            jira: intake::JiraConfig::default(),
             llm: None,
         }
     }
@@ -95,6 +130,7 @@ pub struct Shared {
     pub config: Config,
     /// Cancelled at shutdown; open log streams close when it fires.
     pub shutdown: CancellationToken,
+    pub limits: auth::SharedLimits,
     metrics: metrics::ApiMetrics,
 }
 
@@ -114,6 +150,7 @@ impl AppState {
             registries: kiln_runtime::registries::Registries::new(std::time::Duration::from_secs(
                 3,
             )),
+            limits: Arc::new(auth::Limits::new(config.tasks_per_minute)),
             config,
             shutdown,
             metrics,
@@ -133,11 +170,12 @@ impl Deref for AppState {
 pub fn router(state: AppState) -> Router {
     let ctx = state.ctx.clone();
     let max_body = state.config.max_body_bytes;
-    Router::new()
+    let api = Router::new()
         .route(
             "/api/v1/tasks",
             get(tasks::list_tasks).post(tasks::create_task),
         )
+        .route("/api/v1/tasks/ready", post(compat::ready))
         .route("/api/v1/tasks/{id}", get(tasks::get_task))
         .route("/api/v1/tasks/{id}/cancel", post(tasks::cancel_task))
         .route("/api/v1/tasks/{id}/approve", post(people::approve))
@@ -161,11 +199,43 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/projects/{name}/app",
             axum::routing::delete(apps::delete_app),
         )
+        .route("/api/v1/audit", get(audit::list))
+        .route(
+            "/api/v1/tokens",
+            get(tokens::list_tokens).post(tokens::create_token),
+        )
+        .route(
+            "/api/v1/tokens/{id}",
+            axum::routing::delete(tokens::revoke_token),
+        )
+        .route(
+            "/api/v1/session",
+            get(tokens::get_session)
+                .post(tokens::sign_in)
+                .delete(tokens::sign_out),
+        )
+        .route(
+            "/api/v1/subscriptions",
+            get(subscriptions::list).post(subscriptions::create),
+        )
+        .route(
+            "/api/v1/subscriptions/{id}",
+            axum::routing::delete(subscriptions::delete),
+        )
+        .route(
+            "/api/v1/subscriptions/{id}/deliveries",
+            get(subscriptions::deliveries),
+        )
         .route("/ws/logs", get(logs::stream_logs))
         .route("/api/openapi.json", get(openapi::serve))
         .with_state(state.clone())
-        .merge(kiln_runtime::http::router(ctx))
         .merge(system::router(&state))
+        .merge(intake::router(&state))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::guard,
+        ));
+    api.merge(kiln_runtime::http::router(ctx))
         .fallback_service(dashboard::fallback(state.clone()))
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state, metrics::track))
@@ -203,6 +273,22 @@ async fn start(
     shutdown: CancellationToken,
 ) -> Result<(SocketAddr, tokio::task::JoinHandle<()>), RunError> {
     let http = config.http;
+    // The outbound webhook sender lives with the API: it needs no stage of its own, and it
+    // stops with the API. An invalid `[api.webhooks]` is reported and nothing is sent.
+    tokio::spawn({
+        let (js, db, subjects, stop) = (
+            ctx.js.clone(),
+            ctx.db.clone(),
+            ctx.subjects.clone(),
+            shutdown.clone(),
+        );
+        let webhooks = config.webhooks.clone();
+        async move {
+            if let Err(e) = kiln_webhooks::run(js, db, &subjects, webhooks, stop).await {
+                tracing::error!(error = %e, "outbound webhooks stopped");
+            }
+        }
+    });
     let state = AppState::new(ctx, catalog, config, shutdown.clone())?;
     let (addr, server) = kiln_runtime::http::serve(router(state), http, shutdown).await?;
     tracing::info!(%addr, "api listening");

@@ -3,8 +3,8 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
+use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::{Extension, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use kiln_store::memory::{self, Lesson};
@@ -12,8 +12,21 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use kiln_store::audit;
+
 use crate::AppState;
-use crate::error::Error;
+use crate::auth::Principal;
+use crate::error::{Error, Problem};
+
+/// The `{name}/{id}` of a lesson route; an id that is not a UUID is a problem, not plain text.
+fn lesson_path(
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Result<(String, Uuid), Error> {
+    let Path((name, raw)) = path.map_err(|e| Error::InvalidPath(e.body_text()))?;
+    let id = Uuid::parse_str(&raw)
+        .map_err(|_| Error::InvalidPath(format!("lesson id {raw:?} is not a UUID")))?;
+    Ok((name, id))
+}
 
 /// A project's lessons, oldest first.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -52,7 +65,7 @@ fn lesson_text(raw: Result<Bytes, BytesRejection>) -> Result<String, Error> {
 
 #[utoipa::path(get, path = "/api/v1/projects/{name}/memory", tag = "projects",
     params(("name" = String, Path, description = "Project name")),
-    responses((status = 200, body = LessonList), (status = 404, body = crate::error::Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = LessonList), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn list(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -65,10 +78,11 @@ pub async fn list(
 
 #[utoipa::path(post, path = "/api/v1/projects/{name}/memory", tag = "projects",
     params(("name" = String, Path, description = "Project name")), request_body = LessonBody,
-    responses((status = 201, body = LessonList), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
+    responses((status = 201, body = LessonList), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
 pub async fn add(
     State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
     Path(name): Path<String>,
     raw: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Error> {
@@ -76,31 +90,37 @@ pub async fn add(
     let id = project_id(&state, &name).await?;
     let mut tx = state.ctx.db.begin().await?;
     let items = memory::remember(&mut tx, id, None, &[text]).await?;
-    kiln_store::tasks::audit(
-        &mut *tx,
-        None,
-        "api",
-        "memory.added",
-        serde_json::json!({ "project": name }),
-    )
-    .await?;
+    audit::append(&mut *tx, &who.audit("memory.added", &name)).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(LessonList { items })).into_response())
 }
 
 #[utoipa::path(put, path = "/api/v1/projects/{name}/memory/{id}", tag = "projects",
     params(("name" = String, Path), ("id" = Uuid, Path)), request_body = LessonBody,
-    responses((status = 200, body = LessonList), (status = 404, body = crate::error::Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = LessonList),
+        (status = 400, description = "The lesson id is not a UUID", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The lesson is empty or too long", body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn edit(
     State(state): State<AppState>,
-    Path((name, lesson)): Path<(String, Uuid)>,
+    Extension(who): Extension<Principal>,
+    path: Result<Path<(String, String)>, PathRejection>,
     raw: Result<Bytes, BytesRejection>,
 ) -> Result<Json<LessonList>, Error> {
+    let (name, lesson) = lesson_path(path)?;
     let text = lesson_text(raw)?;
     let id = project_id(&state, &name).await?;
-    if !memory::edit(&state.ctx.db, id, lesson, &text).await? {
+    let mut tx = state.ctx.db.begin().await?;
+    if !memory::edit(&mut *tx, id, lesson, &text).await? {
         return Err(Error::LessonNotFound(lesson));
     }
+    audit::append(
+        &mut *tx,
+        &who.audit("memory.edited", &name)
+            .detail(serde_json::json!({ "lesson": lesson })),
+    )
+    .await?;
+    tx.commit().await?;
     Ok(Json(LessonList {
         items: memory::lessons(&state.ctx.db, id).await?,
     }))
@@ -108,14 +128,26 @@ pub async fn edit(
 
 #[utoipa::path(delete, path = "/api/v1/projects/{name}/memory/{id}", tag = "projects",
     params(("name" = String, Path), ("id" = Uuid, Path)),
-    responses((status = 204), (status = 404, body = crate::error::Problem, content_type = "application/problem+json")))]
+    responses((status = 204),
+        (status = 400, description = "The lesson id is not a UUID", body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn delete(
     State(state): State<AppState>,
-    Path((name, lesson)): Path<(String, Uuid)>,
+    Extension(who): Extension<Principal>,
+    path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<StatusCode, Error> {
+    let (name, lesson) = lesson_path(path)?;
     let id = project_id(&state, &name).await?;
-    if !memory::forget(&state.ctx.db, id, lesson).await? {
+    let mut tx = state.ctx.db.begin().await?;
+    if !memory::forget(&mut *tx, id, lesson).await? {
         return Err(Error::LessonNotFound(lesson));
     }
+    audit::append(
+        &mut *tx,
+        &who.audit("memory.deleted", &name)
+            .detail(serde_json::json!({ "lesson": lesson })),
+    )
+    .await?;
+    tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

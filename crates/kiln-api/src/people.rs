@@ -6,10 +6,12 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
-use axum::extract::{Path, State};
+use axum::extract::{Extension, Path, State};
 use kiln_contracts::headers as h;
 use kiln_contracts::{Stage, WorkItem};
 use kiln_store::TaskStatus;
+use kiln_store::audit;
+use kiln_store::auth::Role;
 use kiln_store::delivery;
 use kiln_store::people::{self, BudgetOptions, TaskOptions, WaitKind};
 use kiln_store::records::{self, GateDecision, Reason};
@@ -21,6 +23,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::AppState;
+use crate::auth::Principal;
 use crate::error::Error;
 use crate::model::TaskDetail;
 use crate::tasks::{budget_defaults, load_detail, task_id};
@@ -29,7 +32,7 @@ use crate::tasks::{budget_defaults, load_detail, task_id};
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApproveRequest {
-    /// Who approves (recorded); defaults to `anonymous`.
+    /// Deprecated and not recorded: the decision is recorded under the caller's token name.
     #[serde(default)]
     pub actor: Option<String>,
     /// Why; required to override a blocked release.
@@ -101,8 +104,8 @@ fn resumed_status(subject: &str) -> TaskStatus {
 }
 
 /// Puts the parked step back in the outbox with a fresh message id.
-async fn resume(
-    state: &AppState,
+pub(crate) async fn resume(
+    ctx: &kiln_runtime::Ctx,
     tx: &mut PgConnection,
     id: Uuid,
     expect: WaitKind,
@@ -129,7 +132,7 @@ async fn resume(
     store::set_status(&mut *tx, id, status, None).await?;
     delivery::enqueue(
         &mut *tx,
-        &state.ctx.event_message(
+        &ctx.event_message(
             id,
             "resumed",
             status,
@@ -146,14 +149,12 @@ async fn finish(
     state: &AppState,
     id: Uuid,
     tx: sqlx::Transaction<'_, sqlx::Postgres>,
-) -> Result<Json<TaskDetail>, Error> {
+) -> Result<TaskDetail, Error> {
     tx.commit().await?;
     state.ctx.wake_relay();
-    Ok(Json(
-        load_detail(&state.ctx.db, id, budget_defaults(state))
-            .await?
-            .ok_or(Error::TaskNotFound(id))?,
-    ))
+    load_detail(&state.ctx.db, id, budget_defaults(state))
+        .await?
+        .ok_or(Error::TaskNotFound(id))
 }
 
 /// Approve what the task waits for (plan, release, raised budget), or override a block.
@@ -173,12 +174,59 @@ async fn finish(
 #[instrument(skip_all, fields(task_id = field::Empty))]
 pub async fn approve(
     State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
     path: Result<Path<String>, PathRejection>,
     raw: Result<Bytes, BytesRejection>,
 ) -> Result<Json<TaskDetail>, Error> {
     let id = task_id(path)?;
     let req: ApproveRequest = body(raw)?;
-    let who = actor(&req.actor)?;
+    if let Some(a) = &req.actor {
+        actor(&Some(a.clone()))?;
+    }
+    approve_task(&state, &who, id, &req).await.map(Json)
+}
+
+/// Releasing (approving a release, overriding the gate) needs an approver who, unless the
+/// installation allows it, is not the person who asked for the task.
+async fn may_release(
+    state: &AppState,
+    tx: &mut PgConnection,
+    who: &Principal,
+    id: Uuid,
+    what: &str,
+) -> Result<(), Error> {
+    who.require(Role::Approver, what)?;
+    let requested_by: String = sqlx::query_scalar("SELECT requested_by FROM tasks WHERE id = $1")
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+    if requested_by == who.name && !state.config.allow_self_approval {
+        return Err(Error::Forbidden(format!(
+            "{what}: {:?} requested this task and may not release it; another approver must \
+             (or set [api] allow_self_approval)",
+            who.name
+        )));
+    }
+    Ok(())
+}
+
+fn paused_error(id: Uuid, action: &'static str) -> Error {
+    Error::NotWaiting {
+        id,
+        status: TaskStatus::Paused,
+        action,
+        waits: "a person; it is parked by the kill switch (lift it with PUT /api/v1/system/pause)",
+    }
+}
+
+/// Approves what the task waits for, as `who`: the operation behind the HTTP route and the
+/// chat commands.
+pub(crate) async fn approve_task(
+    state: &AppState,
+    who: &Principal,
+    id: Uuid,
+    req: &ApproveRequest,
+) -> Result<TaskDetail, Error> {
     let reason = req
         .reason
         .as_deref()
@@ -190,8 +238,10 @@ pub async fn approve(
         .ok_or(Error::TaskNotFound(id))?;
     let kind = match WaitKind::of_status(status) {
         _ if status == TaskStatus::Blocked => {
-            return override_block(&state, tx, id, &who, reason).await;
+            may_release(state, &mut tx, who, id, "overriding the gate").await?;
+            return override_block(state, tx, id, who, reason).await;
         }
+        Some(WaitKind::Paused) => return Err(paused_error(id, "approve")),
         Some(kind) if kind != WaitKind::Clarification => kind,
         _ => {
             return Err(Error::NotWaiting {
@@ -202,6 +252,9 @@ pub async fn approve(
             });
         }
     };
+    if kind == WaitKind::ReleaseApproval {
+        may_release(state, &mut tx, who, id, "approving a release").await?;
+    }
     if kind == WaitKind::BudgetApproval {
         let raised = req.budget.clone().ok_or_else(|| {
             Error::InvalidDecision("resuming a task paused by its budget needs \"budget\" with at least one raised limit".into())
@@ -222,18 +275,17 @@ pub async fn approve(
         options.budget = Some(budget);
         people::set_options(&mut *tx, id, &options).await?;
     }
-    people::record_approval(&mut *tx, id, kind.as_str(), "approve", &who, reason).await?;
-    store::audit(
+    people::record_approval(&mut *tx, id, kind.as_str(), "approve", &who.name, reason).await?;
+    audit::append(
         &mut *tx,
-        Some(id),
-        &who,
-        "task.approved",
-        serde_json::json!({ "kind": kind.as_str(), "reason": reason }),
+        &who.audit(&format!("{}.approve", kind.as_str()), id.to_string())
+            .task(id)
+            .reason(reason),
     )
     .await?;
-    let resumed = resume(&state, &mut tx, id, kind).await?;
-    tracing::info!(kind = kind.as_str(), actor = %who, status = %resumed, "approved");
-    finish(&state, id, tx).await
+    let resumed = resume(&state.ctx, &mut tx, id, kind).await?;
+    tracing::info!(kind = kind.as_str(), actor = %who.name, status = %resumed, "approved");
+    finish(state, id, tx).await
 }
 
 /// A person overrides the gate: recorded as a decision of its own, then the task deploys.
@@ -241,9 +293,10 @@ async fn override_block(
     state: &AppState,
     mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
     id: Uuid,
-    who: &str,
+    principal: &Principal,
     reason: Option<&str>,
-) -> Result<Json<TaskDetail>, Error> {
+) -> Result<TaskDetail, Error> {
+    let who = principal.name.as_str();
     let why = reason.ok_or_else(|| {
         Error::InvalidDecision("overriding a blocked release needs a \"reason\"".into())
     })?;
@@ -288,12 +341,12 @@ async fn override_block(
     )
     .await?;
     people::record_approval(&mut *tx, id, "gate_override", "approve", who, Some(why)).await?;
-    store::audit(
+    audit::append(
         &mut *tx,
-        Some(id),
-        who,
-        "gate.overridden",
-        serde_json::json!({ "reason": why }),
+        &principal
+            .audit("gate.override", id.to_string())
+            .task(id)
+            .reason(Some(why)),
     )
     .await?;
     if !store::reopen_blocked(&mut *tx, id, TaskStatus::Deploying).await? {
@@ -346,13 +399,29 @@ async fn override_block(
 #[instrument(skip_all, fields(task_id = field::Empty))]
 pub async fn reject(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     path: Result<Path<String>, PathRejection>,
     raw: Result<Bytes, BytesRejection>,
 ) -> Result<Json<TaskDetail>, Error> {
     let id = task_id(path)?;
     let req: RejectRequest = body(raw)?;
-    let who = actor(&req.actor)?;
-    let feedback = req.feedback.trim();
+    if let Some(a) = &req.actor {
+        actor(&Some(a.clone()))?;
+    }
+    reject_task(&state, &principal, id, &req.feedback)
+        .await
+        .map(Json)
+}
+
+/// Rejects what the task waits for, as `principal`.
+pub(crate) async fn reject_task(
+    state: &AppState,
+    principal: &Principal,
+    id: Uuid,
+    feedback: &str,
+) -> Result<TaskDetail, Error> {
+    let who = principal.name.clone();
+    let feedback = feedback.trim();
     if feedback.is_empty() || feedback.chars().count() > 4000 {
         return Err(Error::InvalidDecision(
             "feedback must be 1 to 4000 characters saying what should change".into(),
@@ -370,14 +439,20 @@ pub async fn reject(
             waits: "a person's decision",
         });
     };
+    if kind == WaitKind::Paused {
+        return Err(paused_error(id, "reject"));
+    }
+    if kind == WaitKind::ReleaseApproval {
+        principal.require(Role::Approver, "rejecting a release")?;
+    }
     people::unpark(&mut tx, id).await?;
     people::record_approval(&mut *tx, id, kind.as_str(), "reject", &who, Some(feedback)).await?;
-    store::audit(
+    audit::append(
         &mut *tx,
-        Some(id),
-        &who,
-        "task.rejected",
-        serde_json::json!({ "kind": kind.as_str(), "feedback": feedback }),
+        &principal
+            .audit(&format!("{}.reject", kind.as_str()), id.to_string())
+            .task(id)
+            .reason(Some(feedback)),
     )
     .await?;
     let (next, reason) = match kind {
@@ -408,6 +483,7 @@ pub async fn reject(
             TaskStatus::Cancelled,
             Some(format!("{who} declined to answer: {feedback}")),
         ),
+        WaitKind::Paused => unreachable!("refused above"),
     };
     store::set_status(&mut *tx, id, next, reason.as_deref()).await?;
     if next.is_terminal() {
@@ -426,7 +502,7 @@ pub async fn reject(
     )
     .await?;
     tracing::info!(kind = kind.as_str(), actor = %who, "rejected");
-    finish(&state, id, tx).await
+    finish(state, id, tx).await
 }
 
 /// Answer the task's clarifying questions; planning resumes with the answers.
@@ -446,11 +522,22 @@ pub async fn reject(
 #[instrument(skip_all, fields(task_id = field::Empty))]
 pub async fn answers(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     path: Result<Path<String>, PathRejection>,
     raw: Result<Bytes, BytesRejection>,
 ) -> Result<Json<TaskDetail>, Error> {
     let id = task_id(path)?;
     let req: AnswersRequest = body(raw)?;
+    answer_task(&state, &principal, id, &req).await.map(Json)
+}
+
+/// Answers the task's open questions, as `principal`.
+pub(crate) async fn answer_task(
+    state: &AppState,
+    principal: &Principal,
+    id: Uuid,
+    req: &AnswersRequest,
+) -> Result<TaskDetail, Error> {
     let mut tx = state.ctx.db.begin().await?;
     let status = store::lock_task(&mut tx, id)
         .await?
@@ -496,16 +583,16 @@ pub async fn answers(
             missing.join(", ")
         )));
     }
-    store::audit(
+    audit::append(
         &mut *tx,
-        Some(id),
-        "api",
-        "task.answered",
-        serde_json::json!({ "answers": req.answers.len() }),
+        &principal
+            .audit("task.answer", id.to_string())
+            .task(id)
+            .detail(serde_json::json!({ "answers": req.answers.len() })),
     )
     .await?;
-    resume(&state, &mut tx, id, WaitKind::Clarification).await?;
-    finish(&state, id, tx).await
+    resume(&state.ctx, &mut tx, id, WaitKind::Clarification).await?;
+    finish(state, id, tx).await
 }
 
 #[cfg(test)]

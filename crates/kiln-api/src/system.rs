@@ -34,7 +34,7 @@ const FORGET_AFTER: Duration = Duration::from_secs(15 * 60);
 /// Missed beats after which a replica counts as dead.
 const MISSED_BEATS: u64 = 3;
 /// Every service `kiln serve` runs, listed even before (or without) a replica beating.
-const SERVICES: [&str; 8] = [
+pub(crate) const SERVICES: [&str; 8] = [
     "api", "planner", "codegen", "tester", "reviewer", "gate", "deployer", "indexer",
 ];
 
@@ -46,6 +46,8 @@ pub struct SystemView {
     /// Work waiting at each stage's durable consumer, in pipeline order.
     pub stages: Vec<StageQueueView>,
     pub dead_letters: DeadLettersView,
+    /// Whether the kill switch is on for everything (`/api/v1/system/pause` has the details).
+    pub paused: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -130,7 +132,7 @@ struct BeatMessage {
 
 /// The last beat of every worker, by (service, worker).
 #[derive(Debug, Default)]
-struct Heartbeats(Mutex<HashMap<(String, String), Beat>>);
+pub(crate) struct Heartbeats(Mutex<HashMap<(String, String), Beat>>);
 
 impl Heartbeats {
     fn record(&self, payload: &[u8], now: OffsetDateTime) {
@@ -151,6 +153,16 @@ impl Heartbeats {
                 last_seen: now,
             },
         );
+    }
+
+    /// Workers heard from within three beats.
+    pub(crate) fn alive_workers(&self, now: OffsetDateTime) -> Vec<String> {
+        self.services(now)
+            .into_iter()
+            .flat_map(|s| s.replicas)
+            .filter(|r| r.alive)
+            .map(|r| r.worker)
+            .collect()
     }
 
     fn services(&self, now: OffsetDateTime) -> Vec<ServiceView> {
@@ -183,8 +195,8 @@ impl Heartbeats {
 
 #[derive(Clone)]
 pub struct SystemState {
-    ctx: Arc<Ctx>,
-    beats: Arc<Heartbeats>,
+    pub(crate) ctx: Arc<Ctx>,
+    pub(crate) beats: Arc<Heartbeats>,
 }
 
 /// The `/api/v1/system` route; starts listening to heartbeats until the API shuts down.
@@ -201,6 +213,10 @@ pub fn router(state: &AppState) -> Router {
     }
     Router::new()
         .route("/api/v1/system", get(get_system))
+        .route(
+            "/api/v1/system/pause",
+            get(crate::pause::get_pause).put(crate::pause::set_pause),
+        )
         .with_state(SystemState {
             ctx: state.ctx.clone(),
             beats,
@@ -251,10 +267,14 @@ pub async fn get_system(State(state): State<SystemState>) -> Result<Json<SystemV
     let services = state.beats.services(OffsetDateTime::now_utc());
     let stages = stage_queues(&state.ctx).await?;
     let dead_letters = dead_letters(&state.ctx).await?;
+    let paused = kiln_store::control::paused(&state.ctx.db, None)
+        .await?
+        .is_some();
     Ok(Json(SystemView {
         services,
         stages,
         dead_letters,
+        paused,
     }))
 }
 

@@ -4,11 +4,12 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use kiln_contracts::{Stage, WorkItem};
 use kiln_store::TaskStatus;
+use kiln_store::audit;
 use kiln_store::delivery;
 use kiln_store::records;
 use kiln_store::tasks::{self as store, NewTask, TaskQuery};
@@ -16,6 +17,7 @@ use sqlx::PgPool;
 use tracing::{field, instrument};
 use uuid::Uuid;
 
+use crate::auth::Principal;
 use crate::error::{Error, Problem};
 use crate::model::{
     CreateTask, DeploymentView, ListTasksQuery, LlmUsage, TaskDetail, TaskKind, TaskList,
@@ -31,8 +33,6 @@ pub const IDEMPOTENCY_REPLAYED: &str = "idempotency-replayed";
 
 const DEFAULT_LIMIT: i64 = 20;
 const MAX_LIMIT: i64 = 100;
-/// Who the audit log names for actions taken through the API.
-const ACTOR: &str = "api";
 
 /// Create a task.
 ///
@@ -58,11 +58,14 @@ const ACTOR: &str = "api";
         (status = 413, description = "Body larger than the limit", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field breaks a rule, or the Idempotency-Key was used for another request", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "This token created too many tasks in the last minute", body = Problem, content_type = "application/problem+json",
+         headers(("Retry-After" = String, description = "Seconds until the token may create a task again"))),
     )
 )]
 #[instrument(skip_all, fields(task_id = field::Empty, project = field::Empty))]
 pub async fn create_task(
     State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Error> {
@@ -101,23 +104,36 @@ pub async fn create_task(
         (key, hash)
     });
 
+    let (detail, replayed) = create(&state, &who, app, claim).await?;
+    Ok(accepted(detail, replayed))
+}
+
+/// Stores a validated task as `who` (the operation behind `POST /api/v1/tasks` and the chat
+/// commands) and returns it, with whether it replays an earlier request with the same
+/// idempotency claim. Rate limits are the caller's to apply.
+pub(crate) async fn create(
+    state: &AppState,
+    who: &Principal,
+    app: NewApp,
+    claim: Option<(String, String)>,
+) -> Result<(TaskDetail, bool), Error> {
     if let Some((key, hash)) = &claim
         && let Some(id) = replay_target(&state.ctx.db, key, hash).await?
     {
-        return replay(&state, id).await;
+        return replay(state, id).await.map(|d| (d, true));
     }
-    match insert(&state, &app, claim.as_ref()).await? {
+    match insert(state, who, &app, claim.as_ref()).await? {
         Some(id) => {
             tracing::Span::current().record("task_id", field::display(id));
             state.metrics.tasks_created.inc();
             tracing::info!(template = %app.template, "task created");
-            let detail = load_detail(&state.ctx.db, id, budget_defaults(&state))
+            let detail = load_detail(&state.ctx.db, id, budget_defaults(state))
                 .await?
                 .ok_or(Error::Store(kiln_store::Error::Corrupt {
                     what: "task just created",
                     value: id.to_string(),
                 }))?;
-            Ok(accepted(detail, false))
+            Ok((detail, false))
         }
         None => {
             // The name or the key is taken: by an earlier request, or by one that committed
@@ -126,7 +142,7 @@ pub async fn create_task(
             if let Some((key, hash)) = &claim
                 && let Some(id) = replay_target(&state.ctx.db, key, hash).await?
             {
-                return replay(&state, id).await;
+                return replay(state, id).await.map(|d| (d, true));
             }
             let suggestion = queries::suggest_name(&state.ctx.db, &app.name).await?;
             Err(Error::ProjectExists {
@@ -141,6 +157,7 @@ pub async fn create_task(
 /// transaction. `None` when the project name (or the key) is already taken.
 async fn insert(
     state: &AppState,
+    who: &Principal,
     app: &NewApp,
     claim: Option<&(String, String)>,
 ) -> Result<Option<Uuid>, Error> {
@@ -178,17 +195,17 @@ async fn insert(
         tx.rollback().await?;
         return Ok(None);
     }
-    store::audit(
+    store::set_requester(&mut *tx, id, &who.name, who.source).await?;
+    audit::append(
         &mut *tx,
-        Some(id),
-        ACTOR,
-        "task.created",
-        serde_json::json!({
-            "project": app.name,
-            "template": template,
-            "kind": new.kind,
-            "idempotency_key": claim.map(|(k, _)| k),
-        }),
+        &who.audit("task.created", &app.name)
+            .task(id)
+            .detail(serde_json::json!({
+                "project": app.name,
+                "template": template,
+                "kind": new.kind,
+                "idempotency_key": claim.map(|(k, _)| k),
+            })),
     )
     .await?;
     let work = WorkItem {
@@ -228,13 +245,12 @@ async fn replay_target(db: &PgPool, key: &str, hash: &str) -> Result<Option<Uuid
     }
 }
 
-async fn replay(state: &AppState, id: Uuid) -> Result<Response, Error> {
+async fn replay(state: &AppState, id: Uuid) -> Result<TaskDetail, Error> {
     tracing::Span::current().record("task_id", field::display(id));
     tracing::info!("idempotent request replayed");
-    let detail = load_detail(&state.ctx.db, id, budget_defaults(state))
+    load_detail(&state.ctx.db, id, budget_defaults(state))
         .await?
-        .ok_or(Error::TaskNotFound(id))?;
-    Ok(accepted(detail, true))
+        .ok_or(Error::TaskNotFound(id))
 }
 
 fn accepted(detail: TaskDetail, replayed: bool) -> Response {
@@ -397,9 +413,19 @@ pub async fn get_task(
 #[instrument(skip_all, fields(task_id = field::Empty))]
 pub async fn cancel_task(
     State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<TaskDetail>, Error> {
     let id = task_id(path)?;
+    cancel(&state, &who, id).await.map(Json)
+}
+
+/// Cancels an unfinished task as `who`: the operation behind the route and the chat commands.
+pub(crate) async fn cancel(
+    state: &AppState,
+    who: &Principal,
+    id: Uuid,
+) -> Result<TaskDetail, Error> {
     let ctx = &state.ctx;
     let reason = "cancelled by a person";
     let mut tx = ctx.db.begin().await?;
@@ -410,12 +436,11 @@ pub async fn cancel_task(
         return Err(Error::TaskFinished { id, status });
     }
     store::set_status(&mut *tx, id, TaskStatus::Cancelled, Some(reason)).await?;
-    store::audit(
+    audit::append(
         &mut *tx,
-        Some(id),
-        ACTOR,
-        "task.cancelled",
-        serde_json::json!({ "previous_status": status }),
+        &who.audit("task.cancelled", id.to_string())
+            .task(id)
+            .detail(serde_json::json!({ "previous_status": status })),
     )
     .await?;
     delivery::enqueue(
@@ -433,10 +458,9 @@ pub async fn cancel_task(
     tx.commit().await?;
     ctx.wake_relay();
     tracing::info!(previous = %status, "task cancelled");
-    let detail = load_detail(&ctx.db, id, budget_defaults(&state))
+    load_detail(&ctx.db, id, budget_defaults(state))
         .await?
-        .ok_or(Error::TaskNotFound(id))?;
-    Ok(Json(detail))
+        .ok_or(Error::TaskNotFound(id))
 }
 
 pub(crate) fn task_id(path: Result<Path<String>, PathRejection>) -> Result<Uuid, Error> {

@@ -153,7 +153,9 @@ async fn reserve(
         info!("llm call refused: kiln is paused");
         return Err(Error::Paused {
             actor: p.try_get::<Option<String>, _>("actor")?.unwrap_or_default(),
-            reason: p.try_get::<Option<String>, _>("reason")?.unwrap_or_default(),
+            reason: p
+                .try_get::<Option<String>, _>("reason")?
+                .unwrap_or_default(),
         });
     }
     let row = sqlx::query(

@@ -27,7 +27,12 @@ pub fn telemetry() {
 pub struct Api {
     pub env: TestEnv,
     pub addr: SocketAddr,
+    /// Signed in as `admin` (an admin token), so tests of other things need not care.
     pub http: reqwest::Client,
+    /// The admin token's secret.
+    pub admin: String,
+    /// No credentials at all.
+    pub anonymous: reqwest::Client,
     pub shutdown: CancellationToken,
     runtime: Option<Runtime>,
 }
@@ -54,10 +59,13 @@ impl Api {
             .await
             .expect("api serves");
         assert_ne!(addr.port(), 0, "serve returns the bound port");
+        let admin = env.token("admin", kiln_store::auth::Role::Admin).await;
         Self {
             env,
             addr,
-            http: reqwest::Client::builder()
+            http: TestEnv::client_with_token(&admin),
+            admin,
+            anonymous: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
                 .build()
                 .expect("http client"),
@@ -72,6 +80,20 @@ impl Api {
 
     pub fn ws_url(&self, path: &str) -> String {
         format!("ws://{}{path}", self.addr)
+    }
+
+    /// A WebSocket upgrade request for `path` carrying the admin token.
+    pub fn ws_request(
+        &self,
+        path: &str,
+    ) -> tokio_tungstenite::tungstenite::handshake::client::Request {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut request = self.ws_url(path).into_client_request().expect("ws request");
+        request.headers_mut().insert(
+            "authorization",
+            format!("Bearer {}", self.admin).parse().expect("header"),
+        );
+        request
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {

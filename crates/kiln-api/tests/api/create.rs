@@ -335,14 +335,33 @@ async fn a_created_task_is_queued_and_its_plan_work_item_is_published_once() {
         ("created", "queued")
     );
 
-    let audit = sqlx::query("SELECT actor, action, detail FROM audit_log WHERE task_id = $1")
-        .bind(uuid::Uuid::parse_str(&id).expect("uuid"))
-        .fetch_all(&api.env.pool)
-        .await
-        .expect("audit rows");
+    let audit = sqlx::query(
+        "SELECT actor, source, action, target, request_id, detail FROM audit_log WHERE task_id = $1",
+    )
+    .bind(uuid::Uuid::parse_str(&id).expect("uuid"))
+    .fetch_all(&api.env.pool)
+    .await
+    .expect("audit rows");
     assert_eq!(audit.len(), 1);
-    assert_eq!(audit[0].get::<String, _>("actor"), "api");
+    assert_eq!(
+        audit[0].get::<String, _>("actor"),
+        "admin",
+        "the token's name"
+    );
+    assert_eq!(audit[0].get::<String, _>("source"), "api");
     assert_eq!(audit[0].get::<String, _>("action"), "task.created");
+    assert_eq!(audit[0].get::<String, _>("target"), "demo");
+    assert!(
+        audit[0].get::<Option<String>, _>("request_id").is_some(),
+        "the request id is recorded"
+    );
+    let (requested_by, source): (String, String) =
+        sqlx::query_as("SELECT requested_by, source FROM tasks WHERE id = $1")
+            .bind(uuid::Uuid::parse_str(&id).expect("uuid"))
+            .fetch_one(&api.env.pool)
+            .await
+            .expect("task row");
+    assert_eq!((requested_by.as_str(), source.as_str()), ("admin", "api"));
     assert_eq!(
         api.count("outbox WHERE sent_at IS NULL").await,
         0,

@@ -34,9 +34,10 @@ async fn publish(api: &Api, task: &str, n: usize) {
 }
 
 async fn connect(api: &Api, query: &str) -> Socket {
-    let (socket, resp) = tokio_tungstenite::connect_async(api.ws_url(&format!("/ws/logs?{query}")))
-        .await
-        .expect("websocket connects");
+    let (socket, resp) =
+        tokio_tungstenite::connect_async(api.ws_request(&format!("/ws/logs?{query}")))
+            .await
+            .expect("websocket connects");
     assert_eq!(resp.status(), 101);
     socket
 }
@@ -150,7 +151,8 @@ async fn history_then_live_then_resume_after_a_sequence() {
 async fn bad_requests_are_refused_before_the_upgrade() {
     let api = Api::start().await;
     let unknown = Uuid::now_v7();
-    match tokio_tungstenite::connect_async(api.ws_url(&format!("/ws/logs?task_id={unknown}"))).await
+    match tokio_tungstenite::connect_async(api.ws_request(&format!("/ws/logs?task_id={unknown}")))
+        .await
     {
         Ok(_) => panic!("upgraded for an unknown task"),
         Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {

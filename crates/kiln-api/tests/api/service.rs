@@ -23,7 +23,7 @@ async fn run_serves_until_shutdown() {
     let shutdown = CancellationToken::new();
     let service = tokio::spawn(kiln_api::run(env.config(), config, shutdown.clone()));
     let base = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
+    let http = TestEnv::client_with_token(&env.token("admin", kiln_store::auth::Role::Admin).await);
     TestEnv::eventually("api health", Duration::from_secs(20), || {
         let http = http.clone();
         let url = format!("{base}/health");
