@@ -217,6 +217,16 @@ mod tests {
         ] {
             assert!(schemas[name].is_object(), "schema {name} missing");
         }
+        let mut ids = std::collections::BTreeSet::new();
+        for (path, item) in json["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let id = op["operationId"].as_str().unwrap_or_default().to_owned();
+                assert!(
+                    ids.insert(id.clone()),
+                    "{method} {path}: operationId {id:?} is taken"
+                );
+            }
+        }
         let statuses = schemas["TaskStatus"]["enum"].as_array().unwrap();
         assert_eq!(statuses.len(), kiln_store::TaskStatus::ALL.len());
     }

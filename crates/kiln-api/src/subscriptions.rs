@@ -125,7 +125,7 @@ fn subscription_id(path: Result<Path<String>, PathRejection>) -> Result<Uuid, Er
         .map_err(|_| Error::InvalidPath(format!("subscription id {raw:?} is not a UUID")))
 }
 
-#[utoipa::path(get, path = "/api/v1/subscriptions", tag = "access",
+#[utoipa::path(get, path = "/api/v1/subscriptions", operation_id = "list_subscriptions", tag = "access",
     responses((status = 200, description = "Every subscription, failing ones flagged", body = SubscriptionList)))]
 pub async fn list(State(state): State<AppState>) -> Result<Json<SubscriptionList>, Error> {
     let items = store::list(&state.ctx.db).await.map_err(webhook_error)?;
@@ -134,7 +134,7 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<SubscriptionList
     }))
 }
 
-#[utoipa::path(post, path = "/api/v1/subscriptions", tag = "access",
+#[utoipa::path(post, path = "/api/v1/subscriptions", operation_id = "create_subscription", tag = "access",
     request_body = CreateSubscription,
     responses(
         (status = 201, description = "Subscribed; the secret is shown this once", body = CreatedSubscription),
@@ -181,7 +181,7 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
-#[utoipa::path(get, path = "/api/v1/subscriptions/{id}/deliveries", tag = "access",
+#[utoipa::path(get, path = "/api/v1/subscriptions/{id}/deliveries", operation_id = "list_deliveries", tag = "access",
     params(("id" = Uuid, Path), DeliveriesQuery),
     responses(
         (status = 200, description = "Deliveries with every attempt, newest first", body = DeliveryList),
@@ -230,7 +230,7 @@ pub async fn deliveries(
     Ok(Json(DeliveryList { items, more }))
 }
 
-#[utoipa::path(delete, path = "/api/v1/subscriptions/{id}", tag = "access",
+#[utoipa::path(delete, path = "/api/v1/subscriptions/{id}", operation_id = "delete_subscription", tag = "access",
     params(("id" = Uuid, Path)),
     responses(
         (status = 204, description = "Removed with its deliveries; nothing more is sent"),

@@ -100,6 +100,54 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/subscriptions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["list_subscriptions"];
+        put?: never;
+        post: operations["create_subscription"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/subscriptions/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete: operations["delete_subscription"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/subscriptions/{id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["list_deliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/system": {
         parameters: {
             query?: never;
@@ -272,6 +320,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/tasks/ready": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Create a task that calls back when it ends. */
+        post: operations["ready"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/templates": {
         parameters: {
             query?: never;
@@ -316,6 +381,71 @@ export interface paths {
         put?: never;
         post?: never;
         delete: operations["revoke_token"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/discord": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Take a Discord interaction.
+         * @description Discord's interactions endpoint: every request is signed with the application's key and
+         *     refused unless the signature and its timestamp check out.
+         */
+        post: operations["discord_webhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/jira": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Take a Jira webhook event.
+         * @description Jira calls this when an issue changes or is commented on. The request is refused unless
+         *     its body signature (or fixed token) matches the configured secret; an event already taken
+         *     is acknowledged and ignored, as is any event that does not concern Kiln.
+         */
+        post: operations["jira_webhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/telegram": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Take a Telegram update.
+         * @description Telegram calls this with every message and button press sent to the bot. The update is
+         *     refused unless it carries the configured secret; one already taken is acknowledged and
+         *     ignored.
+         */
+        post: operations["telegram_webhook"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -423,6 +553,15 @@ export interface components {
             limits: components["schemas"]["BudgetLimits"];
             used: components["schemas"]["BudgetUsed"];
         };
+        Callback: {
+            /** @description HMAC-SHA256 key of the `Kiln-Signature` header, shown this once. */
+            secret: string;
+            /**
+             * Format: uuid
+             * @description See its attempts at `GET /api/v1/subscriptions/{id}/deliveries` (admins).
+             */
+            subscription_id: string;
+        };
         CommitView: {
             branch: string;
             /** Format: int32 */
@@ -436,11 +575,25 @@ export interface components {
             round: number;
             sha: string;
         };
+        /** @description A new subscription with the secret its deliveries are signed with, shown this once. */
+        CreatedSubscription: {
+            /** @description HMAC-SHA256 key: `Kiln-Signature: t=<unix>,v1=<hex hmac of "<t>.<body>">`. */
+            secret: string;
+            subscription: components["schemas"]["SubscriptionView"];
+        };
         /** @description A new token with its secret, shown this once. */
         CreatedToken: {
             /** @description The bearer secret. Kiln keeps only its hash: it cannot be shown again. */
             secret: string;
             token: components["schemas"]["TokenView"];
+        };
+        /** @description Body of `POST /api/v1/subscriptions`. */
+        CreateSubscription: {
+            description?: string;
+            /** @description Task event kinds (`created`, `stage_finished`, `deployed`, ...); empty or absent: all. */
+            kinds?: string[];
+            /** @description `http` or `https`, without credentials. */
+            url: string;
         };
         /**
          * @description Body of `POST /api/v1/tasks`.
@@ -498,6 +651,12 @@ export interface components {
              * @description When it was dead-lettered.
              */
             time: string;
+        };
+        /** @description Deliveries of a subscription, newest first, each with every attempt. */
+        DeliveryList: {
+            items: Record<string, unknown>[];
+            /** @description More, older deliveries exist (raise `limit` to see them). */
+            more: boolean;
         };
         DeploymentView: {
             commit_sha: string;
@@ -635,6 +794,26 @@ export interface components {
             name: string;
             template: string;
         };
+        /** @description The task, and the callback subscription with the secret its POST is signed with. */
+        ReadyAccepted: {
+            callback: components["schemas"]["Callback"];
+            task: components["schemas"]["TaskDetail"];
+        };
+        /**
+         * @description Body of `POST /api/v1/tasks/ready`: the fields of `POST /api/v1/tasks`, plus where to
+         *     report the task's end. (Documentation only: the handler reads the task's fields with the
+         *     same strictness as `POST /api/v1/tasks`.)
+         */
+        ReadyTask: {
+            brief: string;
+            /** @description `http` or `https` URL that receives one signed POST when the task ends. */
+            evaluation_url: string;
+            kind: components["schemas"]["TaskKind"];
+            name?: string | null;
+            options?: Record<string, unknown> | null;
+            project?: string | null;
+            template?: string | null;
+        };
         ReasonView: {
             /** @description Stable machine-readable code, e.g. `tests_failed`. */
             code: string;
@@ -766,6 +945,33 @@ export interface components {
             acceptance: string[];
             description: string;
             title: string;
+        };
+        SubscriptionList: {
+            items: components["schemas"]["SubscriptionView"][];
+        };
+        /** @description A subscription and how its deliveries are going; never its secret. */
+        SubscriptionView: {
+            /** Format: date-time */
+            created_at: string;
+            created_by: string;
+            /** Format: int64 */
+            delivered: number;
+            description: string;
+            /** Format: date-time */
+            disabled_at?: string | null;
+            /** Format: int64 */
+            failed: number;
+            /** @description The latest attempt failed, or a delivery was given up on in the last day. */
+            failing: boolean;
+            /** Format: uuid */
+            id: string;
+            kinds: string[];
+            /** Format: date-time */
+            last_attempt_at?: string | null;
+            last_error?: string | null;
+            /** Format: int64 */
+            pending: number;
+            url: string;
         };
         /** @description The health of the whole installation. */
         SystemView: {
@@ -1456,6 +1662,232 @@ export interface operations {
             };
             /** @description The token's role is too weak, or a session mutation lacks its CSRF token */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_subscriptions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every subscription, failing ones flagged */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubscriptionList"];
+                };
+            };
+            /** @description No token, or a wrong, revoked or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role is too weak, or a session mutation lacks its CSRF token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    create_subscription: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateSubscription"];
+            };
+        };
+        responses: {
+            /** @description Subscribed; the secret is shown this once */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreatedSubscription"];
+                };
+            };
+            /** @description A path parameter that does not parse, or a body that is not the JSON the operation takes */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No token, or a wrong, revoked or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role is too weak, or a session mutation lacks its CSRF token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A URL, kind or description Kiln refuses */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_subscription: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed with its deliveries; nothing more is sent */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A path parameter that does not parse, or a body that is not the JSON the operation takes */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No token, or a wrong, revoked or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role is too weak, or a session mutation lacks its CSRF token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such subscription */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_deliveries: {
+        parameters: {
+            query?: {
+                /** @description 1 to 100 (default 20). */
+                limit?: number;
+                /** @description `pending`, `delivered` or `failed`. */
+                status?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deliveries with every attempt, newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryList"];
+                };
+            };
+            /** @description A path parameter that does not parse, or a body that is not the JSON the operation takes */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No token, or a wrong, revoked or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role is too weak, or a session mutation lacks its CSRF token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such subscription */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2202,6 +2634,95 @@ export interface operations {
             };
         };
     };
+    ready: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReadyTask"];
+            };
+        };
+        responses: {
+            /** @description Task accepted; the callback is subscribed */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReadyAccepted"];
+                };
+            };
+            /** @description A path parameter that does not parse, or a body that is not the JSON the operation takes */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No token, or a wrong, revoked or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role is too weak, or a session mutation lacks its CSRF token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A project with this name exists */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A field breaks a rule, or Kiln will not call that URL */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This token created too many tasks in the last minute */
+            429: {
+                headers: {
+                    /** @description Seconds until the token may create a task again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     list_templates: {
         parameters: {
             query?: never;
@@ -2395,6 +2916,177 @@ export interface operations {
             };
             /** @description No live token with this id or name */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    discord_webhook: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Ed25519 signature of timestamp + body */
+                "X-Signature-Ed25519"?: string | null;
+                /** @description Unix seconds the request was signed at */
+                "X-Signature-Timestamp"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A Discord interaction */
+        requestBody: {
+            content: {
+                "application/json": Record<string, unknown>;
+            };
+        };
+        responses: {
+            /** @description The interaction response (PONG, a deferred response or a message) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, unknown>;
+                };
+            };
+            /** @description A path parameter that does not parse, or a body that is not the JSON the operation takes */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, stale or forged signature, or Discord intake is not configured */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    jira_webhook: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Jira's id of the delivery */
+                "X-Atlassian-Webhook-Identifier"?: string | null;
+                /** @description sha256=<hex HMAC-SHA256 of the body under the webhook secret> */
+                "X-Hub-Signature"?: string | null;
+                /** @description The webhook secret itself, for automation rules that cannot sign */
+                "X-Kiln-Jira-Token"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A Jira webhook event */
+        requestBody: {
+            content: {
+                "application/json": Record<string, unknown>;
+            };
+        };
+        responses: {
+            /** @description Taken, ignored, or a replay ignored */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, unknown>;
+                };
+            };
+            /** @description Signed, but not a readable webhook event */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or wrong signature, or Jira intake is not configured */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    telegram_webhook: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The secret given to Telegram with setWebhook */
+                "X-Telegram-Bot-Api-Secret-Token"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A Telegram Update */
+        requestBody: {
+            content: {
+                "application/json": Record<string, unknown>;
+            };
+        };
+        responses: {
+            /** @description Taken, or a replay ignored */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, unknown>;
+                };
+            };
+            /** @description A path parameter that does not parse, or a body that is not the JSON the operation takes */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or wrong secret, or Telegram intake is not configured */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the limit */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };

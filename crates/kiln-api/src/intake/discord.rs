@@ -64,7 +64,7 @@ impl DiscordConfig {
 /// refused unless the signature and its timestamp check out.
 #[utoipa::path(
     post,
-    path = "/api/v1/webhooks/discord",
+    path = "/api/v1/webhooks/discord", operation_id = "discord_webhook",
     tag = "intake",
     params(
         ("X-Signature-Ed25519" = Option<String>, Header, description = "Ed25519 signature of timestamp + body"),

@@ -147,7 +147,7 @@ impl JiraConfig {
 /// is acknowledged and ignored, as is any event that does not concern Kiln.
 #[utoipa::path(
     post,
-    path = "/api/v1/webhooks/jira",
+    path = "/api/v1/webhooks/jira", operation_id = "jira_webhook",
     tag = "intake",
     params(
         ("X-Hub-Signature" = Option<String>, Header,

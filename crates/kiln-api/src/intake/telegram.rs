@@ -74,7 +74,7 @@ impl TelegramConfig {
 /// ignored.
 #[utoipa::path(
     post,
-    path = "/api/v1/webhooks/telegram",
+    path = "/api/v1/webhooks/telegram", operation_id = "telegram_webhook",
     tag = "intake",
     params(
         ("X-Telegram-Bot-Api-Secret-Token" = Option<String>, Header,
