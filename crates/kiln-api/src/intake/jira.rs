@@ -28,6 +28,7 @@ use kiln_store::TaskStatus;
 use kiln_store::audit::source;
 use kiln_store::auth::Role;
 use kiln_store::control;
+use kiln_store::records;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -63,6 +64,13 @@ pub struct JiraConfig {
     pub projects: BTreeMap<String, JiraProject>,
     /// The status (name, any case, or id) that hands an issue to Kiln.
     pub trigger_status: String,
+    /// The status (name, any case, or id) that hands an issue to Kiln for breaking down: its
+    /// task waits for plan approval, and once the plan is approved each of its stories
+    /// becomes a sub-task of the issue. None: off.
+    pub breakdown_status: Option<String>,
+    /// The issue type of those sub-tasks (`Subtask` in team-managed projects, `Sub-task` in
+    /// company-managed ones).
+    pub subtask_type: String,
     /// Where the issue goes when its task is deployed.
     pub done_status: String,
     /// Where the issue goes when its task fails or is cancelled; none leaves it where it is.
@@ -91,6 +99,8 @@ impl Default for JiraConfig {
             actor_role: Role::Operator,
             projects: BTreeMap::new(),
             trigger_status: "Ready for Dev".to_owned(),
+            breakdown_status: None,
+            subtask_type: jr::DEFAULT_SUBTASK_TYPE.to_owned(),
             done_status: "Done".to_owned(),
             failed_status: None,
             dashboard_url: None,
@@ -129,6 +139,13 @@ impl JiraConfig {
             }),
             (None, None) => None,
         }
+    }
+
+    fn breakdown_status(&self) -> Option<&str> {
+        self.breakdown_status
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
     }
 
     fn task_link(&self, task: Uuid) -> Option<Link> {
@@ -230,7 +247,16 @@ async fn handle(state: &IntakeState, event: &WebhookEvent, body: &[u8]) -> Resul
         return Ok(false);
     };
     let db = &state.app.ctx.db;
-    match event.incoming(&config.trigger_status) {
+    let mut incoming = event.incoming(&config.trigger_status);
+    let mut breakdown = false;
+    if matches!(incoming, Incoming::Ignored)
+        && let Some(status) = config.breakdown_status()
+        && let hit @ Incoming::Triggered(_) = event.incoming(status)
+    {
+        incoming = hit;
+        breakdown = true;
+    }
+    match incoming {
         Incoming::Ignored => Ok(false),
         Incoming::Triggered(request) => {
             let Some(route) = request
@@ -246,7 +272,7 @@ async fn handle(state: &IntakeState, event: &WebhookEvent, body: &[u8]) -> Resul
                 tracing::info!(%delivery, "jira event replayed; ignored");
                 return Ok(false);
             }
-            triggered(state, &client, &request, &route, &delivery).await?;
+            triggered(state, &client, &request, &route, &delivery, breakdown).await?;
             Ok(true)
         }
         Incoming::Commented(comment) => {
@@ -289,6 +315,7 @@ async fn triggered(
     request: &IssueRequest,
     route: &Route,
     delivery: &str,
+    breakdown: bool,
 ) -> Result<(), Error> {
     let db = &state.app.ctx.db;
     // One task per issue at a time: moving it again while Kiln works on it does nothing.
@@ -304,9 +331,16 @@ async fn triggered(
             return Ok(());
         }
     };
-    match super::execute(state, &who, command).await {
+    // A task to break down waits for its plan to be approved; the stories become sub-tasks.
+    let options = breakdown.then(|| json!({ "approval": "plan" }));
+    match super::execute_with(state, &who, command, options).await {
         Ok(Outcome::Created(snapshot)) => {
-            open_thread(db, snapshot.id, &request.key).await?;
+            let detail = if breakdown {
+                json!({ "breakdown": { "project": request.project_key } })
+            } else {
+                json!({})
+            };
+            open_thread(db, snapshot.id, &request.key, &detail).await?;
             super::delivery_task(db, source::JIRA, delivery, snapshot.id).await?;
             match report_one(state, client, snapshot.id).await {
                 Ok(()) => {}
@@ -392,13 +426,14 @@ async fn open_task(db: &PgPool, key: &str) -> Result<Option<Uuid>, Error> {
     .await?)
 }
 
-async fn open_thread(db: &PgPool, task: Uuid, key: &str) -> Result<(), Error> {
+async fn open_thread(db: &PgPool, task: Uuid, key: &str, detail: &Value) -> Result<(), Error> {
     sqlx::query(
-        "INSERT INTO task_threads (task_id, source, channel) VALUES ($1, 'jira', $2) \
+        "INSERT INTO task_threads (task_id, source, channel, detail) VALUES ($1, 'jira', $2, $3) \
          ON CONFLICT (task_id, source) DO NOTHING",
     )
     .bind(task)
     .bind(key)
+    .bind(detail)
     .execute(db)
     .await?;
     Ok(())
@@ -485,7 +520,7 @@ pub(crate) async fn report_one(
     let db = &state.app.ctx.db;
     let mut tx = db.begin().await?;
     let row = sqlx::query(
-        "SELECT channel, message_id, last_reported FROM task_threads \
+        "SELECT channel, message_id, last_reported, detail FROM task_threads \
          WHERE task_id = $1 AND source = 'jira' AND NOT (detail ? 'final') \
          FOR UPDATE SKIP LOCKED",
     )
@@ -498,6 +533,7 @@ pub(crate) async fn report_one(
     let key: String = row.try_get("channel")?;
     let link_comment: Option<String> = row.try_get("message_id")?;
     let last: Option<String> = row.try_get("last_reported")?;
+    let detail: Value = row.try_get("detail")?;
     let Some(mut snapshot) = report::snapshot(db, task).await? else {
         return Ok(());
     };
@@ -519,6 +555,7 @@ pub(crate) async fn report_one(
         link_comment.is_none(),
         link.as_ref(),
         last.as_deref(),
+        &detail,
     )
     .await;
     tx.commit().await?;
@@ -535,6 +572,7 @@ async fn steps(
     unlinked: bool,
     link: Option<&Link>,
     last: Option<&str>,
+    detail: &Value,
 ) -> Result<(), Failure> {
     let task = snapshot.id;
     let refused = |e: jr::Error| -> Result<bool, Failure> {
@@ -565,8 +603,24 @@ async fn steps(
             }
         }
     }
+    let breakdown = Breakdown::of(detail);
+    if let Some(b) = &breakdown
+        && !b.finished
+        && plan_approved(conn, task).await?
+        && !break_down(conn, config, client, task, key, b).await?
+    {
+        return Ok(record(conn, task, None, None, true).await?);
+    }
     let done = snapshot.status.is_terminal();
-    if let Some(text) = milestone(snapshot)
+    let mut milestone = milestone(snapshot);
+    if let Some(text) = &mut milestone
+        && breakdown.is_some()
+        && snapshot.status == TaskStatus::AwaitingPlanApproval
+        && let Some(plan) = records::get_plan(conn, task).await?
+    {
+        text.push_str(&plan_text(&plan));
+    }
+    if let Some(text) = milestone
         && last != Some(text.as_str())
     {
         let live = snapshot
@@ -600,6 +654,183 @@ async fn steps(
     }
     record(conn, task, None, None, true).await?;
     tracing::debug!(%task, status = %snapshot.status, "jira issue finished");
+    Ok(())
+}
+
+/// A breakdown thread's progress, kept in `task_threads.detail`: the Jira project its
+/// sub-tasks go to, the sub-task made for each story (by ordinal) as soon as Jira took it,
+/// and whether the list was commented.
+struct Breakdown {
+    project: Option<String>,
+    created: BTreeMap<String, String>,
+    finished: bool,
+}
+
+impl Breakdown {
+    fn of(detail: &Value) -> Option<Self> {
+        let b = detail.get("breakdown")?;
+        Some(Self {
+            project: b.get("project").and_then(Value::as_str).map(str::to_owned),
+            created: b
+                .get("subtasks")
+                .and_then(|s| serde_json::from_value(s.clone()).ok())
+                .unwrap_or_default(),
+            finished: b.get("finished").and_then(Value::as_bool) == Some(true),
+        })
+    }
+
+    fn json(&self) -> Value {
+        json!({
+            "project": self.project,
+            "subtasks": self.created,
+            "finished": self.finished,
+        })
+    }
+}
+
+async fn plan_approved(conn: &mut sqlx::PgConnection, task: Uuid) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM approvals WHERE task_id = $1 \
+         AND kind = 'plan_approval' AND decision = 'approve')",
+    )
+    .bind(task)
+    .fetch_one(conn)
+    .await
+}
+
+/// The plan, for the comment that asks for its approval.
+fn plan_text(plan: &records::Plan) -> String {
+    let mut text = format!(
+        "\n\nThe plan ({} stories; once it is approved in Kiln each becomes a sub-task here):",
+        plan.stories.len()
+    );
+    for (i, story) in plan.stories.iter().enumerate() {
+        text.push_str(&format!(
+            "\n\n{}. {}\n{}",
+            i + 1,
+            story.title,
+            story.description
+        ));
+        for a in &story.acceptance {
+            text.push_str(&format!("\n- {a}"));
+        }
+    }
+    text
+}
+
+/// A sub-task's description: the story's description and its acceptance criteria.
+fn story_description(story: &records::Story) -> String {
+    let mut text = story.description.trim().to_owned();
+    if !story.acceptance.is_empty() {
+        text.push_str("\n\nAcceptance:");
+        for a in &story.acceptance {
+            text.push_str(&format!("\n- {a}"));
+        }
+    }
+    text
+}
+
+/// Makes one sub-task per story of the approved plan that has none yet, recording each as
+/// soon as Jira took it (so a later pass, or a restart, never makes it again), then
+/// comments the list. False when Jira refused the comment for good (the thread closes).
+async fn break_down(
+    conn: &mut sqlx::PgConnection,
+    config: &JiraConfig,
+    client: &jr::Client,
+    task: Uuid,
+    key: &str,
+    b: &Breakdown,
+) -> Result<bool, Failure> {
+    let mut b = Breakdown {
+        project: b.project.clone(),
+        created: b.created.clone(),
+        finished: false,
+    };
+    let project = b
+        .project
+        .clone()
+        .or_else(|| key.rsplit_once('-').map(|(p, _)| p.to_owned()))
+        .unwrap_or_default();
+    let stories = records::get_plan(conn, task)
+        .await?
+        .map(|p| p.stories)
+        .unwrap_or_default();
+    let mut problem = None;
+    for (i, story) in stories.iter().enumerate() {
+        if b.created.contains_key(&i.to_string()) {
+            continue;
+        }
+        let description = story_description(story);
+        let subtask = jr::NewSubtask {
+            project_key: &project,
+            parent_key: key,
+            summary: &story.title,
+            description: &description,
+            issue_type: &config.subtask_type,
+        };
+        match client.create_subtask(&subtask).await {
+            Ok(issue) => {
+                b.created.insert(i.to_string(), issue.key);
+                note_breakdown(conn, task, &b).await?;
+            }
+            Err(e) if retryable(&e) => return Err(Failure::Jira(e)),
+            Err(e) => {
+                // Jira refused on the merits (no such issue type, no permission): say so
+                // once instead of retrying forever; the task goes on.
+                tracing::warn!(%task, issue = %key, error = %e, "jira sub-task not created");
+                problem = Some(e.to_string());
+                break;
+            }
+        }
+    }
+    let lines: Vec<String> = stories
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| {
+            b.created
+                .get(&i.to_string())
+                .map(|k| format!("{k}: {}", s.title))
+        })
+        .collect();
+    let mut text = if lines.is_empty() {
+        "Kiln made no sub-tasks from the approved plan.".to_owned()
+    } else {
+        format!(
+            "The approved plan is now {} sub-tasks of this issue:\n{}",
+            lines.len(),
+            lines.join("\n")
+        )
+    };
+    if let Some(problem) = problem {
+        text.push_str(&format!("\n\nJira refused the rest: {problem}"));
+    }
+    match client.add_comment(key, &text, None).await {
+        Ok(_) => {}
+        Err(e) if retryable(&e) => return Err(Failure::Jira(e)),
+        Err(e) => {
+            tracing::warn!(%task, issue = %key, error = %e, "jira thread closed");
+            return Ok(false);
+        }
+    }
+    b.finished = true;
+    note_breakdown(conn, task, &b).await?;
+    tracing::info!(%task, issue = %key, subtasks = b.created.len(), "jira issue broken down");
+    Ok(true)
+}
+
+async fn note_breakdown(
+    conn: &mut sqlx::PgConnection,
+    task: Uuid,
+    b: &Breakdown,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE task_threads SET detail = detail || jsonb_build_object('breakdown', $2::jsonb), \
+         updated_at = now() WHERE task_id = $1 AND source = 'jira'",
+    )
+    .bind(task)
+    .bind(b.json())
+    .execute(conn)
+    .await?;
     Ok(())
 }
 

@@ -146,6 +146,17 @@ pub(crate) async fn execute(
     who: &Principal,
     command: Command,
 ) -> Result<Outcome, Error> {
+    execute_with(state, who, command, None).await
+}
+
+/// [`execute`], with task `options` (as the HTTP route takes them) for the task a `New` or
+/// `Revise` command creates.
+pub(crate) async fn execute_with(
+    state: &IntakeState,
+    who: &Principal,
+    command: Command,
+    options: Option<serde_json::Value>,
+) -> Result<Outcome, Error> {
     let app = &state.app;
     if let Err(e) = who.require(command.required_role(), &format!("/{}", command.name())) {
         audit_denied(
@@ -172,7 +183,7 @@ pub(crate) async fn execute(
                 name: Some(kiln_intake::command::project_name(&name)),
                 project: None,
                 brief,
-                options: None,
+                options,
             };
             create(app, who, req).await
         }
@@ -183,7 +194,7 @@ pub(crate) async fn execute(
                 name: None,
                 project: Some(kiln_intake::command::project_name(&project)),
                 brief,
-                options: None,
+                options,
             };
             create(app, who, req).await
         }

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use kiln_intake::Button;
 use kiln_store::auth::Role;
 use kiln_testkit::fakes::FakeDiscord;
 use serde_json::json;
@@ -12,6 +13,7 @@ use sqlx::Row;
 use crate::common::{Api, assert_problem};
 
 const OPERATORS: &str = "1400000000000000001";
+const VIEWERS: &str = "1400000000000000002";
 
 async fn start() -> (Api, FakeDiscord) {
     let dc = FakeDiscord::start().await;
@@ -24,7 +26,10 @@ async fn start() -> (Api, FakeDiscord) {
         c.discord.public_key = key;
         c.discord.application_id = app;
         c.discord.api_base = base;
-        c.discord.roles = BTreeMap::from([(OPERATORS.to_owned(), Role::Operator)]);
+        c.discord.roles = BTreeMap::from([
+            (OPERATORS.to_owned(), Role::Operator),
+            (VIEWERS.to_owned(), Role::Viewer),
+        ]);
     })
     .await;
     (api, dc)
@@ -146,5 +151,114 @@ async fn a_slash_command_defers_then_edits_the_original_with_the_progress() {
     .await
     .expect("audit");
     assert_eq!(denied, 1);
+    api.stop().await;
+}
+
+/// Puts a task where a plan waits for approval, as the planner would.
+async fn awaiting_plan(api: &Api, id: uuid::Uuid) {
+    let mut conn = api.env.pool.acquire().await.expect("conn");
+    kiln_store::tasks::set_status(
+        &mut *conn,
+        id,
+        kiln_store::TaskStatus::AwaitingPlanApproval,
+        Some("3 files, 2 features"),
+    )
+    .await
+    .expect("status");
+    kiln_store::people::park(
+        &mut *conn,
+        id,
+        kiln_store::people::WaitKind::PlanApproval,
+        &api.env.subjects().work(kiln_contracts::Stage::Codegen),
+        b"",
+        &json!({}),
+    )
+    .await
+    .expect("park");
+}
+
+/// The original reply of interaction `token` once Kiln has edited it, within 10 seconds.
+async fn wait_original(
+    dc: &FakeDiscord,
+    token: &str,
+) -> kiln_testkit::fakes::discord::StoredMessage {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(m) = dc.original(token) {
+            return m;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{:#?}",
+            dc.requests()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn status_of(api: &Api, id: uuid::Uuid) -> String {
+    sqlx::query_scalar("SELECT status FROM tasks WHERE id = $1")
+        .bind(id)
+        .fetch_one(&api.env.pool)
+        .await
+        .expect("status")
+}
+
+#[tokio::test]
+async fn the_approve_button_works_for_operators_and_is_refused_to_viewers() {
+    let (api, dc) = start().await;
+    let url = api.url("/api/v1/webhooks/discord");
+    let task = api.create("button-plan").await;
+    let id = uuid::Uuid::parse_str(task["id"].as_str().unwrap()).unwrap();
+    awaiting_plan(&api, id).await;
+    let data = Button::Approve(id).data();
+
+    // A viewer may look but not approve: refused, audited, and the task still waits.
+    let press = dc.button_press(&data, "88", &[VIEWERS]);
+    let token = press["token"].as_str().unwrap().to_owned();
+    let (status, body) = dc.post_interaction(&url, &press).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["type"], 5, "deferred: {body}");
+    let reply = wait_original(&dc, &token).await;
+    assert!(
+        reply.content.contains("needs the operator role"),
+        "{reply:#?}"
+    );
+    let denied = sqlx::query(
+        "SELECT actor, target FROM audit_log WHERE action = 'intake.denied' AND source = 'discord'",
+    )
+    .fetch_one(&api.env.pool)
+    .await
+    .expect("refusal audited");
+    assert_eq!(denied.get::<String, _>("actor"), "discord:user88#88");
+    assert_eq!(denied.get::<String, _>("target"), "approve");
+    assert_eq!(status_of(&api, id).await, "awaiting_plan_approval");
+    assert_eq!(api.count("approvals").await, 0);
+
+    // An operator's press approves the plan.
+    let press = dc.button_press(&data, "77", &[OPERATORS]);
+    let token = press["token"].as_str().unwrap().to_owned();
+    let (status, body) = dc.post_interaction(&url, &press).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["type"], 5, "deferred: {body}");
+    let reply = wait_original(&dc, &token).await;
+    assert!(reply.content.starts_with("Approved"), "{reply:#?}");
+    assert_ne!(status_of(&api, id).await, "awaiting_plan_approval");
+    let approval = sqlx::query("SELECT kind, decision, actor FROM approvals WHERE task_id = $1")
+        .bind(id)
+        .fetch_one(&api.env.pool)
+        .await
+        .expect("approval recorded");
+    assert_eq!(approval.get::<String, _>("kind"), "plan_approval");
+    assert_eq!(approval.get::<String, _>("decision"), "approve");
+    assert_eq!(approval.get::<String, _>("actor"), "discord:user77#77");
+    let audited: String = sqlx::query_scalar(
+        "SELECT actor FROM audit_log WHERE action = 'plan_approval.approve' AND task_id = $1",
+    )
+    .bind(id)
+    .fetch_one(&api.env.pool)
+    .await
+    .expect("approval audited");
+    assert_eq!(audited, "discord:user77#77");
     api.stop().await;
 }

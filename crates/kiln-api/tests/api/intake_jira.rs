@@ -20,8 +20,15 @@ const SECRET: &str = "jira-webhook-secret-42";
 const TRIGGER: &str = "Ready for Kiln";
 const DASHBOARD: &str = "http://kiln.example.test";
 const PERSON: &str = "557058:person-1";
+const BREAKDOWN: &str = "Ready for Breakdown";
 
 async fn start() -> (Api, FakeJira) {
+    start_with(|_| {}).await
+}
+
+async fn start_with(
+    adjust: impl FnOnce(&mut kiln_api::Config) + Send + 'static,
+) -> (Api, FakeJira) {
     let jira = FakeJira::start().await;
     let base = jira.base_url();
     let api = Api::with_config(move |c| {
@@ -41,6 +48,7 @@ async fn start() -> (Api, FakeJira) {
                 project: None,
             },
         )]);
+        adjust(c);
     })
     .await;
     (api, jira)
@@ -426,5 +434,192 @@ async fn nothing_is_written_to_jira_while_paused_and_the_reporter_catches_up_aft
         jira.requests_to("comment").len() >= 2,
         "the rate-limited try and the one that landed"
     );
+    api.stop().await;
+}
+
+#[tokio::test]
+async fn an_issue_to_break_down_gets_its_approved_plan_as_subtasks_exactly_once() {
+    let (api, jira) = start_with(|c| c.jira.breakdown_status = Some(BREAKDOWN.to_owned())).await;
+    let mut workflow = kiln_testkit::fakes::jira::default_workflow();
+    workflow.push(kiln_testkit::fakes::jira::WorkflowTransition {
+        id: "61".into(),
+        name: "Break down".into(),
+        to: kiln_testkit::fakes::jira::Status {
+            id: "10012".into(),
+            name: BREAKDOWN.into(),
+        },
+    });
+    jira.set_workflow(workflow);
+    let key = jira.add_issue(
+        "SHOP",
+        "Bakery shop",
+        "A shop for a bakery with a menu and an order form",
+    );
+    let event = jira.move_issue(&key, BREAKDOWN);
+    assert_eq!(
+        jira.deliver_webhook(&hook(&api), Some(SECRET), &event)
+            .await,
+        200
+    );
+    let row = sqlx::query("SELECT id, options FROM tasks")
+        .fetch_one(&api.env.pool)
+        .await
+        .expect("one task");
+    let id: Uuid = row.get("id");
+    let options: serde_json::Value = row.get("options");
+    assert_eq!(options["approval"], "plan", "{options}");
+    wait_issue(&jira, &key, 10, |i| has_link(i, id)).await;
+
+    // The planner stores its plan and parks the task for approval.
+    let plan = kiln_store::records::Plan {
+        epic: "Bakery shop".into(),
+        planner: "test".into(),
+        stories: vec![
+            kiln_store::records::Story {
+                title: "Menu page".into(),
+                description: "List the breads and cakes with prices".into(),
+                acceptance: vec!["every item shows a price".into()],
+            },
+            kiln_store::records::Story {
+                title: "Order form".into(),
+                description: "Take orders for pick-up".into(),
+                acceptance: vec!["an order needs a name".into(), "a pick-up time".into()],
+            },
+            kiln_store::records::Story {
+                title: "Opening hours".into(),
+                description: "Show when the shop is open".into(),
+                acceptance: vec![],
+            },
+        ],
+    };
+    let mut conn = api.env.pool.acquire().await.expect("conn");
+    let version = kiln_store::records::insert_plan(&mut conn, id, &plan)
+        .await
+        .expect("plan");
+    kiln_store::tasks::set_status(
+        &mut *conn,
+        id,
+        TaskStatus::AwaitingPlanApproval,
+        Some("3 stories planned"),
+    )
+    .await
+    .expect("status");
+    kiln_store::people::park(
+        &mut *conn,
+        id,
+        kiln_store::people::WaitKind::PlanApproval,
+        &api.env.subjects().work(kiln_contracts::Stage::Codegen),
+        b"",
+        &json!({ "plan_version": version }),
+    )
+    .await
+    .expect("park");
+    drop(conn);
+    let issue = wait_issue(&jira, &key, 15, |i| {
+        comment_texts(i).iter().any(|c| c.contains("Order form"))
+    })
+    .await;
+    assert!(
+        comment_texts(&issue)
+            .iter()
+            .any(|c| c.contains("Menu page") && c.contains("an order needs a name")),
+        "the plan is commented: {issue:#?}"
+    );
+    assert!(jira.subtasks(&key).is_empty(), "nothing before approval");
+
+    // An operator approves the plan through the API. Jira takes the first sub-task and then
+    // fails: the next pass makes only the ones still missing.
+    jira.fail_next(kiln_testkit::fakes::Mode::Normal);
+    jira.fail_next(kiln_testkit::fakes::Mode::Down);
+    let operator = kiln_testkit::TestEnv::client_with_token(
+        &api.env
+            .token("olga", kiln_store::auth::Role::Operator)
+            .await,
+    );
+    let resp = operator
+        .post(api.url(&format!("/api/v1/tasks/{id}/approve")))
+        .json(&json!({ "reason": "good plan" }))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(
+        resp.status(),
+        200,
+        "{}",
+        resp.text().await.unwrap_or_default()
+    );
+
+    let issue = wait_issue(&jira, &key, 15, |i| {
+        comment_texts(i)
+            .iter()
+            .any(|c| c.contains("sub-tasks of this issue"))
+    })
+    .await;
+    // Two more reporter passes make nothing more.
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    let subtasks = jira.subtasks(&key);
+    assert_eq!(subtasks.len(), 3, "{subtasks:#?}");
+    let creates = jira
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/rest/api/3/issue"))
+        .count();
+    assert_eq!(creates, 4, "three sub-tasks and the one Jira failed");
+    let mut titles: Vec<&str> = subtasks.iter().map(|s| s.summary.as_str()).collect();
+    titles.sort_unstable();
+    assert_eq!(titles, ["Menu page", "Opening hours", "Order form"]);
+    let order = subtasks
+        .iter()
+        .find(|s| s.summary == "Order form")
+        .expect("order form");
+    let description = order.description.to_string();
+    assert!(
+        description.contains("Take orders for pick-up") && description.contains("a pick-up time"),
+        "{description}"
+    );
+    assert!(subtasks.iter().all(|s| s.project_key == "SHOP"));
+    let listed = comment_texts(&issue)
+        .iter()
+        .filter(|c| c.contains("sub-tasks of this issue"))
+        .count();
+    assert_eq!(listed, 1);
+    let after = jira.issue(&key).expect("issue");
+    assert_eq!(
+        comment_texts(&after)
+            .iter()
+            .filter(|c| c.contains("sub-tasks of this issue"))
+            .count(),
+        1,
+        "the list is commented once"
+    );
+    for s in &subtasks {
+        assert!(
+            comment_texts(&after).iter().any(|c| c.contains(&s.key)),
+            "{} is listed",
+            s.key
+        );
+    }
+    let recorded: serde_json::Value = sqlx::query_scalar(
+        "SELECT detail -> 'breakdown' FROM task_threads WHERE task_id = $1 AND source = 'jira'",
+    )
+    .bind(id)
+    .fetch_one(&api.env.pool)
+    .await
+    .expect("thread");
+    assert_eq!(recorded["finished"], true, "{recorded}");
+    assert_eq!(
+        recorded["subtasks"].as_object().map(|m| m.len()),
+        Some(3),
+        "{recorded}"
+    );
+
+    // The task then goes on as any: its result comment and the move to Done.
+    let mut conn = api.env.pool.acquire().await.expect("conn");
+    kiln_store::tasks::set_status(&mut *conn, id, TaskStatus::Deployed, None)
+        .await
+        .expect("status");
+    drop(conn);
+    wait_issue(&jira, &key, 15, |i| i.status.name == "Done").await;
+    assert_eq!(jira.subtasks(&key).len(), 3);
     api.stop().await;
 }

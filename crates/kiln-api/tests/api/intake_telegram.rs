@@ -289,3 +289,74 @@ async fn the_reporter_holds_edits_while_paused_and_catches_up_after() {
     assert!(!calls.is_empty());
     api.stop().await;
 }
+
+#[tokio::test]
+async fn long_polling_removes_the_webhook_and_takes_each_update_once() {
+    let tg = FakeTelegram::start().await;
+    // A webhook left over from before: long polling must remove it, or getUpdates is refused.
+    Client::with_base_url(tg.base_url(), Secret::new(tg.token()))
+        .set_webhook("https://old.example/hook", &Secret::new(SECRET))
+        .await
+        .expect("webhook set on the fake");
+    let base = tg.base_url();
+    let token = tg.token().to_owned();
+    let api = Api::with_config(move |c| {
+        c.telegram.bot_token = Some(Secret::new(token));
+        c.telegram.api_base = base;
+        c.telegram.users = BTreeMap::from([(OPERATOR.to_string(), Role::Operator)]);
+        c.telegram.long_poll = true;
+    })
+    .await;
+
+    let update_id = tg.push_message(CHAT, OPERATOR, "/web shop A shop page");
+    let messages = wait_messages(&tg, CHAT, 15, |m| !m.is_empty()).await;
+    assert_eq!(messages.len(), 1, "{messages:#?}");
+    assert!(messages[0].text.contains("Kiln: shop"), "{messages:#?}");
+    assert!(!tg.requests_to("deleteWebhook").is_empty());
+    assert_eq!(tg.webhook(), None, "the webhook was removed");
+
+    let rows = sqlx::query("SELECT id, source, requested_by FROM tasks")
+        .fetch_all(&api.env.pool)
+        .await
+        .expect("tasks");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].get::<String, _>("source"), "telegram");
+    assert_eq!(
+        rows[0].get::<String, _>("requested_by"),
+        "telegram:user4242#4242"
+    );
+    let id: uuid::Uuid = rows[0].get("id");
+    let thread: Option<String> = sqlx::query_scalar(
+        "SELECT message_id FROM task_threads WHERE task_id = $1 AND source = 'telegram'",
+    )
+    .bind(id)
+    .fetch_one(&api.env.pool)
+    .await
+    .expect("thread recorded");
+    assert_eq!(thread, Some(messages[0].message_id.to_string()));
+
+    // The next poll confirms the update: its offset is past it, and the fake drops it.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let confirmed = tg
+            .requests_to("getUpdates")
+            .iter()
+            .any(|r| r.body.get("offset").and_then(Value::as_i64) == Some(update_id + 1));
+        if confirmed && tg.pending_updates() == 0 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the offset never moved past {update_id}: {:#?}",
+            tg.requests_to("getUpdates")
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // A later message is taken too, and the first one is not taken again.
+    tg.push_message(CHAT, OPERATOR, "/web blog A blog page");
+    wait_messages(&tg, CHAT, 15, |m| m.len() == 2).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(api.count("tasks").await, 2, "one task per update");
+    api.stop().await;
+}
