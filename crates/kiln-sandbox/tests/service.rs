@@ -127,7 +127,13 @@ def outbound(port):
     s = socket.create_connection(('127.0.0.1', port), timeout=3)
     s.sendall(b'ping')
     s.shutdown(socket.SHUT_WR)
-    return s.recv(100).decode()
+    # Until the host end closes: the bridge may deliver the answer in more than one piece.
+    got = b''
+    while True:
+        chunk = s.recv(100)
+        if not chunk:
+            return got.decode()
+        got += chunk
 
 def resolves(name):
     try:
