@@ -53,13 +53,22 @@ pub enum AuditCommand {
     },
 }
 
-async fn connect(config: Option<&Path>) -> anyhow::Result<sqlx::PgPool> {
+/// The database to work on: `KILN_DATABASE_URL` or the config file when either names one,
+/// otherwise the installation `kiln up` runs from `data_dir` (it leaves its URL there),
+/// otherwise the default.
+async fn connect(config: Option<&Path>, data_dir: &Path) -> anyhow::Result<sqlx::PgPool> {
     let base = Loader::new(config)
         .base()
         .context("loading configuration")?;
+    let configured = config.is_some() || std::env::var_os("KILN_DATABASE_URL").is_some();
+    let left_by_up = data_dir.join(crate::up::DATABASE_URL_FILE);
+    let url = match std::fs::read_to_string(&left_by_up) {
+        Ok(url) if !configured && !url.trim().is_empty() => url.trim().to_owned(),
+        _ => base.database.url.expose().to_owned(),
+    };
     let pool = sqlx::postgres::PgPoolOptions::new()
         .max_connections(2)
-        .connect(base.database.url.expose())
+        .connect(&url)
         .await
         .context("connecting to postgres")?;
     kiln_store::MIGRATOR
@@ -69,8 +78,12 @@ async fn connect(config: Option<&Path>) -> anyhow::Result<sqlx::PgPool> {
     Ok(pool)
 }
 
-pub async fn token(config: Option<&Path>, command: TokenCommand) -> anyhow::Result<ExitCode> {
-    let pool = connect(config).await?;
+pub async fn token(
+    config: Option<&Path>,
+    data_dir: &Path,
+    command: TokenCommand,
+) -> anyhow::Result<ExitCode> {
+    let pool = connect(config, data_dir).await?;
     match command {
         TokenCommand::Create { name, role } => {
             if !auth::valid_name(&name) {
@@ -136,8 +149,12 @@ pub async fn token(config: Option<&Path>, command: TokenCommand) -> anyhow::Resu
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn audit(config: Option<&Path>, command: AuditCommand) -> anyhow::Result<ExitCode> {
-    let pool = connect(config).await?;
+pub async fn audit(
+    config: Option<&Path>,
+    data_dir: &Path,
+    command: AuditCommand,
+) -> anyhow::Result<ExitCode> {
+    let pool = connect(config, data_dir).await?;
     match command {
         AuditCommand::Verify { expect_head } => {
             let mut conn = pool.acquire().await?;

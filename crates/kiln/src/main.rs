@@ -52,11 +52,17 @@ enum Command {
     Openapi,
     /// Create, list and revoke API tokens (straight against the database).
     Token {
+        /// The `kiln up` installation whose database to use when none is configured.
+        #[arg(long, default_value = ".kiln", global = true)]
+        data_dir: PathBuf,
         #[command(subcommand)]
         command: admin::TokenCommand,
     },
     /// Verify the audit trail's hash chain, or list its newest entries.
     Audit {
+        /// The `kiln up` installation whose database to use when none is configured.
+        #[arg(long, default_value = ".kiln", global = true)]
+        data_dir: PathBuf,
         #[command(subcommand)]
         command: admin::AuditCommand,
     },
@@ -90,8 +96,12 @@ fn main() -> std::process::ExitCode {
             Command::Task { command } => task::run(command).await,
             Command::Bench { command } => bench::run(cli.config.as_deref(), command).await,
             Command::Openapi => openapi::print(),
-            Command::Token { command } => admin::token(cli.config.as_deref(), command).await,
-            Command::Audit { command } => admin::audit(cli.config.as_deref(), command).await,
+            Command::Token { data_dir, command } => {
+                admin::token(cli.config.as_deref(), &data_dir, command).await
+            }
+            Command::Audit { data_dir, command } => {
+                admin::audit(cli.config.as_deref(), &data_dir, command).await
+            }
             Command::NatsConfig(args) => up::print_nats_config(&args),
         }
     });

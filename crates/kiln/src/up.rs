@@ -215,6 +215,15 @@ async fn run(
         .await
         .context("applying migrations")?;
     say("kiln", &format!("postgres: {} (migrated)", redact(&db_url)));
+    // `kiln token` and `kiln audit`, run from the same directory, find this installation's
+    // database here (its port and password are this start's own).
+    let secrets = data_dir.join("secrets");
+    std::fs::create_dir_all(&secrets)?;
+    std::fs::set_permissions(&secrets, std::fs::Permissions::from_mode(0o700))?;
+    write_private(
+        &data_dir.join(DATABASE_URL_FILE),
+        format!("{db_url}\n").as_bytes(),
+    )?;
     let sign_in = bootstrap_admin(&pool, data_dir).await;
     pool.close().await;
     let sign_in = sign_in?;
@@ -641,6 +650,9 @@ fn conf_string(path: &Path) -> anyhow::Result<String> {
 }
 
 /// Writes `contents` to `path`, readable by this user only.
+/// Where `kiln up` leaves the database URL of its installation (mode 0600), for the CLI.
+pub const DATABASE_URL_FILE: &str = "secrets/database-url";
+
 fn write_private(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
     let mut file = std::fs::OpenOptions::new()
         .write(true)

@@ -293,6 +293,38 @@ async fn kiln_up_locks_down_the_servers_it_starts() {
     assert_admin(&mut db, &admin_secret).await;
     db.close().await.ok();
 
+    // The CLI run beside the installation finds its database without being told.
+    assert_eq!(mode(&data.join("secrets/database-url")), 0o600);
+    let cli = std::process::Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .args([
+            "token",
+            "create",
+            "--role",
+            "viewer",
+            "--name",
+            "reader",
+            "--data-dir",
+        ])
+        .arg(&data)
+        .env_remove("KILN_DATABASE_URL")
+        .env_remove("KILN_CONFIG")
+        .output()
+        .unwrap();
+    assert!(
+        cli.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cli.stderr)
+    );
+    let verify = std::process::Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .args(["audit", "verify", "--data-dir"])
+        .arg(&data)
+        .env_remove("KILN_DATABASE_URL")
+        .env_remove("KILN_CONFIG")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&verify.stdout);
+    assert!(said.contains("intact: 2 rows"), "{said}");
+
     // A task goes through every stage, each service under its own identity (publishing only
     // the rows it wrote), signed in with the token `kiln up` created.
     let api_line = up.wait_for_line("  API        http://", Duration::from_secs(1));
