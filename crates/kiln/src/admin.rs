@@ -127,7 +127,11 @@ pub async fn token(
                 };
                 println!(
                     "{:<36}  {:<24}  {:<8}  {:<12}  {:<20}  {state}",
-                    t.id, t.name, t.role, t.hint, last
+                    t.id,
+                    t.name,
+                    t.role.as_str(),
+                    t.hint,
+                    last
                 );
             }
         }
@@ -198,7 +202,8 @@ pub async fn audit(
                 println!(
                     "{:>6}  {}  {:<10} {:<20} {:<24} {}{}",
                     r.id,
-                    r.at,
+                    r.at.format(&time::format_description::well_known::Rfc3339)
+                        .unwrap_or_default(),
                     r.source,
                     r.actor,
                     r.action,
