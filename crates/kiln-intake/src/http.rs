@@ -54,6 +54,15 @@ pub(crate) fn scrub(err: reqwest::Error) -> reqwest::Error {
     err.without_url()
 }
 
+/// Whether a shared secret sent in a header is the one configured, compared in constant time
+/// (over digests, so not even the length leaks). An empty configured secret never matches.
+pub(crate) fn same_secret(sent: &str, expected: &str) -> bool {
+    use sha2::{Digest, Sha256};
+    use subtle::ConstantTimeEq;
+    !expected.is_empty()
+        && bool::from(Sha256::digest(sent.as_bytes()).ct_eq(&Sha256::digest(expected.as_bytes())))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,8 +12,6 @@ use std::time::Duration;
 use kiln_store::auth::Role;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 use tracing::debug;
 
 use crate::Secret;
@@ -112,15 +110,7 @@ pub fn addressed_elsewhere(text: &str, bot_username: &str) -> bool {
 /// Both sides are hashed first so neither length nor content leaks through timing; an empty
 /// expected secret never matches, so a missing configuration cannot open the webhook.
 pub fn verify_secret(header: Option<&str>, expected: &str) -> bool {
-    let Some(header) = header else {
-        return false;
-    };
-    if expected.is_empty() {
-        return false;
-    }
-    let got = Sha256::digest(header.as_bytes());
-    let want = Sha256::digest(expected.as_bytes());
-    got.ct_eq(&want).into()
+    header.is_some_and(|h| crate::http::same_secret(h, expected))
 }
 
 /// The Kiln role of an allow-listed Telegram user; none for anyone not on the list.

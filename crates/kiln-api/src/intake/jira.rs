@@ -344,7 +344,7 @@ async fn triggered(
             super::delivery_task(db, source::JIRA, delivery, snapshot.id).await?;
             match report_one(state, client, snapshot.id).await {
                 Ok(()) => {}
-                Err(Failure::Jira(e)) => {
+                Err(Failure::Remote(e)) => {
                     tracing::warn!(error = %e, "jira comment not written yet; the reporter retries");
                 }
                 Err(Failure::Store(e)) => return Err(e),
@@ -439,28 +439,8 @@ async fn open_thread(db: &PgPool, task: Uuid, key: &str, detail: &Value) -> Resu
     Ok(())
 }
 
-pub(crate) enum Failure {
-    Jira(jr::Error),
-    Store(Error),
-}
-
-impl From<Error> for Failure {
-    fn from(e: Error) -> Self {
-        Failure::Store(e)
-    }
-}
-
-impl From<sqlx::Error> for Failure {
-    fn from(e: sqlx::Error) -> Self {
-        Failure::Store(e.into())
-    }
-}
-
-impl From<kiln_store::Error> for Failure {
-    fn from(e: kiln_store::Error) -> Self {
-        Failure::Store(e.into())
-    }
-}
+/// A pass over the Jira threads stops at Jira or at the store.
+type Failure = super::report::Failure<jr::Error>;
 
 /// Whether a failed call may succeed later: transport errors, rate limits and Jira's own
 /// 5xx; anything else Jira refused on the merits.
@@ -493,7 +473,7 @@ pub(crate) async fn sweep(
     for task in open {
         match report_one(state, client, task).await {
             Ok(()) => {}
-            Err(Failure::Jira(e)) => {
+            Err(Failure::Remote(e)) => {
                 tracing::warn!(%task, error = %e, "jira progress not reported; kept for later");
                 return Ok(Some(e.retry_after().unwrap_or(Duration::from_secs(1))));
             }
@@ -577,7 +557,7 @@ async fn steps(
     let task = snapshot.id;
     let refused = |e: jr::Error| -> Result<bool, Failure> {
         if retryable(&e) {
-            Err(Failure::Jira(e))
+            Err(Failure::Remote(e))
         } else {
             // Jira refused for good (the issue is gone, Kiln may not comment): the thread
             // is closed rather than retried forever.
@@ -773,7 +753,7 @@ async fn break_down(
                 b.created.insert(i.to_string(), issue.key);
                 note_breakdown(conn, task, &b).await?;
             }
-            Err(e) if retryable(&e) => return Err(Failure::Jira(e)),
+            Err(e) if retryable(&e) => return Err(Failure::Remote(e)),
             Err(e) => {
                 // Jira refused on the merits (no such issue type, no permission): say so
                 // once instead of retrying forever; the task goes on.
@@ -806,7 +786,7 @@ async fn break_down(
     }
     match client.add_comment(key, &text, None).await {
         Ok(_) => {}
-        Err(e) if retryable(&e) => return Err(Failure::Jira(e)),
+        Err(e) if retryable(&e) => return Err(Failure::Remote(e)),
         Err(e) => {
             tracing::warn!(%task, issue = %key, error = %e, "jira thread closed");
             return Ok(false);

@@ -107,7 +107,7 @@ pub(crate) async fn run(state: IntakeState) {
         let Some(client) = &client else { continue };
         backoff = match sweep(&state, client).await {
             Ok(()) => Duration::ZERO,
-            Err(Failure::Chat(e)) => {
+            Err(Failure::Remote(e)) => {
                 let next = e
                     .retry_after()
                     .unwrap_or_else(|| (backoff * 2).clamp(Duration::from_secs(1), MAX_BACKOFF));
@@ -122,31 +122,33 @@ pub(crate) async fn run(state: IntakeState) {
     }
 }
 
-pub(crate) enum Failure {
-    Chat(tg::Error),
+/// Why a pass over chat or tracker threads stopped: the remote service (`E`, worth a retry
+/// later) or our own store.
+pub(crate) enum Failure<E> {
+    Remote(E),
     Store(Error),
 }
 
-impl From<Error> for Failure {
+impl<E> From<Error> for Failure<E> {
     fn from(e: Error) -> Self {
         Failure::Store(e)
     }
 }
 
-impl From<sqlx::Error> for Failure {
+impl<E> From<sqlx::Error> for Failure<E> {
     fn from(e: sqlx::Error) -> Self {
         Failure::Store(e.into())
     }
 }
 
-impl From<kiln_store::Error> for Failure {
+impl<E> From<kiln_store::Error> for Failure<E> {
     fn from(e: kiln_store::Error) -> Self {
         Failure::Store(e.into())
     }
 }
 
 /// One pass over every open Telegram thread; stops at the first chat failure.
-async fn sweep(state: &IntakeState, client: &tg::Client) -> Result<(), Failure> {
+async fn sweep(state: &IntakeState, client: &tg::Client) -> Result<(), Failure<tg::Error>> {
     let db = &state.app.ctx.db;
     if control::paused(db, None).await?.is_some() {
         return Ok(());
@@ -170,7 +172,7 @@ pub(crate) async fn report_one(
     state: &IntakeState,
     client: &tg::Client,
     task: Uuid,
-) -> Result<(), Failure> {
+) -> Result<(), Failure<tg::Error>> {
     let db = &state.app.ctx.db;
     let mut tx = db.begin().await?;
     let row = sqlx::query(
@@ -228,7 +230,7 @@ pub(crate) async fn report_one(
             tx.commit().await?;
             return Ok(());
         }
-        Err(e) => return Err(Failure::Chat(e)),
+        Err(e) => return Err(Failure::Remote(e)),
     };
     mark(&mut tx, task, Some(message_id), Some(&text), done).await?;
     tx.commit().await?;

@@ -215,7 +215,7 @@ pub(crate) async fn handle(state: &IntakeState, update: Update) -> Result<(), Er
             super::delivery_task(db, source::TELEGRAM, &delivery, snapshot.id).await?;
             match report::report_one(state, &client, snapshot.id).await {
                 Ok(()) => {}
-                Err(report::Failure::Chat(e)) => {
+                Err(report::Failure::Remote(e)) => {
                     tracing::warn!(error = %e, "progress message not sent yet; the reporter retries");
                 }
                 Err(report::Failure::Store(e)) => return Err(e),
