@@ -26,9 +26,14 @@ use crate::tokens::json_body;
 pub struct CreateSubscription {
     /// `http` or `https`, without credentials.
     pub url: String,
-    /// Task event kinds (`created`, `stage_finished`, `deployed`, ...); empty or absent: all.
+    /// Task event kinds (`created`, `stage_started`, `stage_finished`, `stage_failed`,
+    /// `waiting`, `resumed`, `cancelled`, ...); empty or absent: all.
     #[serde(default)]
     pub kinds: Vec<String>,
+    /// Only events that leave the task in one of these statuses (`deployed`, `failed`,
+    /// `blocked`, ...: see `TaskStatus`); empty or absent: any.
+    #[serde(default)]
+    pub statuses: Vec<String>,
     #[serde(default)]
     pub description: String,
 }
@@ -39,6 +44,9 @@ pub struct SubscriptionView {
     pub id: Uuid,
     pub url: String,
     pub kinds: Vec<String>,
+    pub statuses: Vec<String>,
+    /// Only this task's events (a `POST /api/v1/tasks/ready` callback), when set.
+    pub task_id: Option<Uuid>,
     pub description: String,
     pub created_by: String,
     #[serde(with = "time::serde::rfc3339")]
@@ -62,6 +70,8 @@ impl From<store::SubscriptionStatus> for SubscriptionView {
             id: sub.id,
             url: sub.url,
             kinds: sub.kinds,
+            statuses: sub.statuses,
+            task_id: sub.task_id,
             description: sub.description,
             created_by: sub.created_by,
             created_at: sub.created_at,
@@ -146,12 +156,22 @@ pub async fn create(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Error> {
     let req: CreateSubscription = json_body(body)?;
+    if let Some(bad) = req
+        .statuses
+        .iter()
+        .find(|s| kiln_store::TaskStatus::parse(s).is_none())
+    {
+        return Err(Error::InvalidDecision(format!(
+            "status {bad:?} is not a task status (deployed, failed, blocked, ...)"
+        )));
+    }
     let mut tx = state.ctx.db.begin().await?;
     let created = store::create(
         &mut *tx,
         &NewSubscription {
             url: req.url,
             kinds: req.kinds,
+            statuses: req.statuses,
             description: req.description,
             created_by: who.name.clone(),
             ..Default::default()
@@ -163,7 +183,11 @@ pub async fn create(
     audit::append(
         &mut *tx,
         &who.audit("subscription.create", sub.id.to_string())
-            .detail(serde_json::json!({ "url": sub.url, "kinds": sub.kinds })),
+            .detail(serde_json::json!({
+                "url": sub.url,
+                "kinds": sub.kinds,
+                "statuses": sub.statuses,
+            })),
     )
     .await?;
     let status = store::get(&mut *tx, sub.id)

@@ -590,8 +590,16 @@ export interface components {
         /** @description Body of `POST /api/v1/subscriptions`. */
         CreateSubscription: {
             description?: string;
-            /** @description Task event kinds (`created`, `stage_finished`, `deployed`, ...); empty or absent: all. */
+            /**
+             * @description Task event kinds (`created`, `stage_started`, `stage_finished`, `stage_failed`,
+             *     `waiting`, `resumed`, `cancelled`, ...); empty or absent: all.
+             */
             kinds?: string[];
+            /**
+             * @description Only events that leave the task in one of these statuses (`deployed`, `failed`,
+             *     `blocked`, ...: see `TaskStatus`); empty or absent: any.
+             */
+            statuses?: string[];
             /** @description `http` or `https`, without credentials. */
             url: string;
         };
@@ -971,6 +979,12 @@ export interface components {
             last_error?: string | null;
             /** Format: int64 */
             pending: number;
+            statuses: string[];
+            /**
+             * Format: uuid
+             * @description Only this task's events (a `POST /api/v1/tasks/ready` callback), when set.
+             */
+            task_id?: string | null;
             url: string;
         };
         /** @description The health of the whole installation. */

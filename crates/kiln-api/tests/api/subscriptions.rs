@@ -71,6 +71,15 @@ async fn a_subscriber_failing_three_times_gets_the_signed_event_on_the_fourth_at
     let listed = api.get("/api/v1/subscriptions").await.text().await.unwrap();
     assert!(!listed.contains(&secret), "listings never show the secret");
 
+    // A subscriber of tasks that end deployed hears nothing of a task just created.
+    let deployed_only = subscriber(0).await;
+    let resp = api
+        .post_json(
+            "/api/v1/subscriptions",
+            &json!({ "url": deployed_only.url, "statuses": ["deployed"] }),
+        )
+        .await;
+    assert_eq!(resp.status(), 201);
     let task = api.create("hooked").await;
     let task_id = task["id"].as_str().unwrap().to_owned();
     let deliveries = TestEnv::eventually("a delivered event", Duration::from_secs(30), || async {
@@ -120,7 +129,12 @@ async fn a_subscriber_failing_three_times_gets_the_signed_event_on_the_fourth_at
     assert!(forged.is_err(), "another secret does not verify");
 
     let status: Value = api.get("/api/v1/subscriptions").await.json().await.unwrap();
-    let sub = &status["items"][0];
+    let sub = status["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == id.as_str())
+        .expect("listed");
     assert_eq!(
         (sub["delivered"].clone(), sub["failing"].clone()),
         (json!(1), json!(false))
@@ -130,6 +144,11 @@ async fn a_subscriber_failing_three_times_gets_the_signed_event_on_the_fourth_at
             .as_str()
             .is_some_and(|e| e.contains("500")),
         "{sub:#}"
+    );
+
+    assert!(
+        deployed_only.got.lock().unwrap().is_empty(),
+        "a created event leaves the task queued, not deployed"
     );
 
     // The task never waited for the subscriber.
@@ -163,6 +182,13 @@ async fn subscriptions_are_for_admins_and_bad_urls_are_refused() {
         )
         .await;
     assert_problem(resp, 422, "kind").await;
+    let resp = api
+        .post_json(
+            "/api/v1/subscriptions",
+            &json!({ "url": "http://127.0.0.1:9/x", "statuses": ["shipped"] }),
+        )
+        .await;
+    assert_problem(resp, 422, "shipped").await;
     assert_eq!(api.count("webhook_subscriptions").await, 0);
 
     let operator = TestEnv::client_with_token(&api.env.token("op", Role::Operator).await);
