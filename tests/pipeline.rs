@@ -145,6 +145,81 @@ async fn static_site_task_is_planned_built_tested_reviewed_and_deployed() {
     })
     .await;
     assert_eq!(indexed, 1);
+
+    // The deployed code is searchable through the API: hybrid retrieval on the real model.
+    let found: Value = stack
+        .http
+        .get(format!("{}/api/v1/projects/bakery/search", stack.api))
+        .query(&[("q", "opening hours of the bakery"), ("k", "3")])
+        .send()
+        .await
+        .expect("search")
+        .json()
+        .await
+        .expect("search json");
+    assert_eq!(found["mode"], "hybrid", "{found:#}");
+    assert!(found.get("warning").is_none(), "{found:#}");
+    let top = found["files"][0]["path"].as_str().expect("a file");
+    let snippet = found["snippets"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["path"] == top))
+        .expect("a snippet of the top file");
+    assert!(
+        snippet["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("Opening hours")),
+        "{found:#}"
+    );
+    assert!(snippet["start_line"].as_u64().is_some_and(|l| l >= 1));
+    let refused = stack
+        .http
+        .get(format!("{}/api/v1/projects/bakery/search?q=%20", stack.api))
+        .send()
+        .await
+        .expect("empty search");
+    assert_eq!(refused.status().as_u16(), 400);
+
+    // The same through the CLI, as the README shows.
+    let cli = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_kiln"))
+            .args(args)
+            .env("KILN_API_URL", &stack.api)
+            .env("KILN_TOKEN", &stack.admin)
+            .output()
+            .expect("run kiln");
+        assert!(
+            out.status.success(),
+            "kiln {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let indexed = cli(&["rag", "index", "--project", "bakery"]);
+    assert!(indexed.contains("files indexed, 0 written"), "{indexed}");
+    let listed = cli(&[
+        "rag",
+        "query",
+        "--project",
+        "bakery",
+        "opening hours of the bakery",
+        "--top",
+        "2",
+    ]);
+    assert!(
+        listed.contains("(hybrid, ") && listed.contains(&format!("1. {top}")),
+        "{listed}"
+    );
+    let json: Value = serde_json::from_str(&cli(&[
+        "rag",
+        "query",
+        "--project",
+        "bakery",
+        "contact form",
+        "--json",
+    ]))
+    .expect("--json prints JSON");
+    assert_eq!(json["project"], "bakery");
+    assert!(json["snippets"].as_array().is_some_and(|s| !s.is_empty()));
 }
 
 #[tokio::test]

@@ -289,7 +289,7 @@ pub fn codegen_fix(
         .collect();
     let user = format!(
         "# Project {}\nThe tests failed after the last change. This is fix round {round}. Fix the code so the \
-tests pass; do not weaken, skip or delete tests.\n\n# Errors\n{}\n\n# End of the failing command's output\n{}{}{}",
+tests pass; do not weaken, skip or delete tests.\n\n# Errors\n{}\n\n# End of the failing command's output\n{}{}{}{}",
         input.project,
         fence(
             "ERRORS",
@@ -301,6 +301,7 @@ tests pass; do not weaken, skip or delete tests.\n\n# Errors\n{}\n\n# End of the
         ),
         fence("OUTPUT", output_tail),
         memory_section(input.memory),
+        context_section(input.context),
         files_section(input.files)
     );
     (codegen_system(input), user)

@@ -69,6 +69,22 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
         R(Role::Viewer),
     ),
     (Method::GET, "/api/v1/projects", R(Role::Viewer)),
+    (Method::POST, "/api/v1/projects", R(Role::Operator)),
+    (
+        Method::GET,
+        "/api/v1/projects/{name}/knowledge",
+        R(Role::Viewer),
+    ),
+    (
+        Method::GET,
+        "/api/v1/projects/{name}/search",
+        R(Role::Viewer),
+    ),
+    (
+        Method::POST,
+        "/api/v1/projects/{name}/index",
+        R(Role::Operator),
+    ),
     (
         Method::GET,
         "/api/v1/projects/{name}/memory",

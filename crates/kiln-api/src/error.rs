@@ -135,6 +135,16 @@ pub enum Error {
     InvalidPath(String),
     #[error("database")]
     Store(#[from] kiln_store::Error),
+    #[error("{0}")]
+    ImportRefused(String),
+    #[error("{0}")]
+    ImportFailed(String),
+    #[error(
+        "no knowledge of project {0:?} yet: the indexer scans each commit it indexes, and none answered"
+    )]
+    NoKnowledge(String),
+    #[error("search in {project:?} failed: {reason}")]
+    SearchFailed { project: String, reason: String },
     #[error("{context}: {message}")]
     Nats {
         context: &'static str,
@@ -239,6 +249,12 @@ impl Error {
                 "upgrade-required",
                 "WebSocket upgrade required",
             ),
+            Error::SearchFailed { .. } => (S::CONFLICT, "search-failed", "Search failed"),
+            Error::ImportRefused(_) => {
+                (S::UNPROCESSABLE_ENTITY, "import-refused", "Import refused")
+            }
+            Error::ImportFailed(_) => (S::CONFLICT, "import-failed", "Import failed"),
+            Error::NoKnowledge(_) => (S::NOT_FOUND, "no-knowledge", "No project knowledge yet"),
             Error::AppNotRemoved { .. } => {
                 (S::CONFLICT, "app-not-removed", "App could not be removed")
             }

@@ -15,6 +15,7 @@ mod dashboard;
 mod diff;
 pub mod error;
 mod idempotency;
+mod imports;
 pub mod intake;
 mod logs;
 mod memory;
@@ -25,6 +26,7 @@ mod pause;
 mod people;
 mod projects;
 mod queries;
+mod search;
 mod subscriptions;
 mod system;
 mod tasks;
@@ -82,6 +84,9 @@ pub struct Config {
     pub discord: intake::DiscordConfig,
     /// `[api.jira]`: issues moved to a status become tasks (off without an API token).
     pub jira: intake::JiraConfig,
+    /// Directories `file://` imports (`POST /api/v1/projects`) may read repositories from;
+    /// empty (the default) refuses every `file://` URL.
+    pub import_roots: Vec<PathBuf>,
     /// The `[llm]` section, set by the binary: revisions need a model, budgets need defaults.
     #[serde(skip)]
     pub llm: Option<kiln_llm::LlmConfig>,
@@ -102,6 +107,7 @@ impl Default for Config {
             telegram: intake::TelegramConfig::default(),
             discord: intake::DiscordConfig::default(),
             jira: intake::JiraConfig::default(),
+            import_roots: Vec::new(),
             llm: None,
         }
     }
@@ -194,7 +200,16 @@ pub fn router(state: AppState) -> Router {
             get(diff::round_diff),
         )
         .route("/api/v1/templates", get(templates::list_templates))
-        .route("/api/v1/projects", get(projects::list_projects))
+        .route(
+            "/api/v1/projects",
+            get(projects::list_projects).post(imports::create_project),
+        )
+        .route("/api/v1/projects/{name}/knowledge", get(imports::knowledge))
+        .route("/api/v1/projects/{name}/search", get(search::search))
+        .route(
+            "/api/v1/projects/{name}/index",
+            axum::routing::post(search::index),
+        )
         .route(
             "/api/v1/projects/{name}/app",
             axum::routing::delete(apps::delete_app),

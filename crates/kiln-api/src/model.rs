@@ -619,7 +619,11 @@ pub struct TemplateList {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ProjectView {
     pub name: String,
+    /// The stack template it was built from; empty for an imported repository.
     pub template: String,
+    /// Where an imported repository came from (credentials masked); null otherwise.
+    #[schema(required = true)]
+    pub source_url: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     /// URL of the project's live deployment, if any.

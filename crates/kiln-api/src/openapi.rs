@@ -14,8 +14,8 @@ use crate::auth::{self, Access, CSRF_HEADER, SESSION_COOKIE};
 use crate::error::Problem;
 use crate::model::{LogFrame, TaskStatusSchema};
 use crate::{
-    apps, audit, compat, diff, intake, logs, memory, pause, people, projects, subscriptions,
-    system, tasks, templates, tokens,
+    apps, audit, compat, diff, imports, intake, logs, memory, pause, people, projects, search,
+    subscriptions, system, tasks, templates, tokens,
 };
 
 /// Name of the bearer-token security scheme in the document.
@@ -49,6 +49,10 @@ pub const ROLE_EXTENSION: &str = "x-kiln-role";
         templates::list_templates,
         apps::delete_app,
         projects::list_projects,
+        search::search,
+        imports::create_project,
+        imports::knowledge,
+        search::index,
         logs::stream_logs,
         system::get_system,
         pause::get_pause,

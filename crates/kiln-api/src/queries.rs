@@ -91,7 +91,7 @@ pub async fn project_exists<'e>(
 
 pub async fn projects<'e>(db: impl PgExecutor<'e>) -> Result<Vec<ProjectView>, kiln_store::Error> {
     let rows = sqlx::query(
-        "SELECT p.name, p.template, p.created_at, \
+        "SELECT p.name, p.template, p.source_url, p.created_at, \
                 (SELECT d.url FROM deployments d WHERE d.project_id = p.id AND d.status = 'live' \
                  ORDER BY d.created_at DESC LIMIT 1) AS deployment_url, \
                 lt.id AS last_task_id, lt.status AS last_status \
@@ -116,6 +116,7 @@ pub async fn projects<'e>(db: impl PgExecutor<'e>) -> Result<Vec<ProjectView>, k
             Ok(ProjectView {
                 name: r.try_get("name")?,
                 template: r.try_get("template")?,
+                source_url: r.try_get("source_url")?,
                 created_at: r.try_get("created_at")?,
                 deployment_url: r.try_get("deployment_url")?,
                 last_task_id: r.try_get("last_task_id")?,

@@ -267,7 +267,7 @@ fn accepted(detail: TaskDetail, replayed: bool) -> Response {
 }
 
 /// Bodies without a content type are read as JSON; any other declared type is refused.
-fn check_content_type(headers: &HeaderMap) -> Result<(), Error> {
+pub(crate) fn check_content_type(headers: &HeaderMap) -> Result<(), Error> {
     let Some(value) = headers.get(header::CONTENT_TYPE) else {
         return Ok(());
     };
@@ -287,7 +287,7 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), Error> {
     }
 }
 
-fn body_error(rejection: BytesRejection, limit: usize) -> Error {
+pub(crate) fn body_error(rejection: BytesRejection, limit: usize) -> Error {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
         Error::BodyTooLarge { limit }
     } else {

@@ -20,7 +20,7 @@ pub struct NewApp {
 }
 
 /// A project name as the templates (and subjects, paths, URLs) accept it.
-fn project_name(name: String) -> Result<String, Error> {
+pub(crate) fn project_name(name: String) -> Result<String, Error> {
     match kiln_templates::validate_project_name(&name) {
         Ok(()) => Ok(name),
         Err(kiln_templates::Error::InvalidProject { reason, .. }) => Err(Error::InvalidName {

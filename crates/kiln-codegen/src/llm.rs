@@ -17,6 +17,10 @@ use kiln_store::records::{Story, TestError};
 
 use crate::{Config, classify_git};
 
+/// How long a story or fix step waits for retrieved context: the indexer may first have to
+/// index the commit.
+const RETRIEVE_TIMEOUT: Duration = Duration::from_secs(20);
+
 /// Directories and files never shown to the model nor edited through it.
 const SKIP_DIRS: &[&str] = &[
     ".git",
@@ -89,32 +93,47 @@ fn prompt_files(tree: &BTreeMap<String, String>, budget: usize) -> Vec<(String, 
     out
 }
 
-/// Retrieved context from the indexer over `<prefix>.rag.query`, when it answers in time.
-async fn retrieve(cx: &Ctx, project: &str, query: &str) -> Vec<(String, String)> {
-    let request = serde_json::json!({ "project": project, "query": query, "limit": 8 });
+/// Retrieved context from the indexer over `<prefix>.rag.query` about `commit`, when it
+/// answers in time: ("path:start-end", text) pairs, the files in `paths` first.
+async fn retrieve(
+    cx: &Ctx,
+    project: &str,
+    commit: Option<String>,
+    query: &str,
+    paths: Vec<String>,
+    budget_tokens: usize,
+) -> Vec<(String, String)> {
+    let question = kiln_contracts::rag::RagQuery {
+        project: project.to_owned(),
+        commit,
+        query: query.to_owned(),
+        k: 8,
+        budget_tokens,
+        paths,
+        mode: None,
+    };
+    let body = serde_json::to_vec(&question).unwrap_or_default();
     let asked = tokio::time::timeout(
-        Duration::from_millis(800),
-        cx.nats
-            .request(cx.subjects.rag_query(), request.to_string().into()),
+        RETRIEVE_TIMEOUT,
+        cx.nats.request(cx.subjects.rag_query(), body.into()),
     )
     .await;
     let Ok(Ok(reply)) = asked else {
         return vec![];
     };
-    let Ok(body) = serde_json::from_slice::<serde_json::Value>(&reply.payload) else {
-        return vec![];
-    };
-    body["chunks"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|c| {
-            Some((
-                c["path"].as_str()?.to_owned(),
-                c["excerpt"].as_str()?.to_owned(),
-            ))
-        })
-        .collect()
+    match serde_json::from_slice::<kiln_contracts::rag::RagReply>(&reply.payload) {
+        Ok(kiln_contracts::rag::RagReply::Answer(a)) => a
+            .snippets
+            .into_iter()
+            .map(|s| {
+                (
+                    format!("{}:{}-{}", s.path, s.start_line, s.end_line),
+                    s.text,
+                )
+            })
+            .collect(),
+        _ => vec![],
+    }
 }
 
 /// What one model step is about.
@@ -167,10 +186,37 @@ pub async fn run_step(
             .collect::<Vec<_>>()
             .join(" "),
     };
-    let context = retrieve(cx, &task.project, &query).await;
+    // Files named in errors always come back, whatever they score.
+    let named: Vec<String> = match &step {
+        Step::Fix { errors, .. } => {
+            let mut files: Vec<String> = errors.iter().filter_map(|e| e.file.clone()).collect();
+            files.sort();
+            files.dedup();
+            files
+        }
+        Step::Story { .. } => vec![],
+    };
+    let head = wd.head().await.ok().flatten();
+    let context = retrieve(
+        cx,
+        &task.project,
+        head,
+        &query,
+        named,
+        config.max_prompt_chars / 8,
+    )
+    .await;
     if context.is_empty() {
         job.log
             .info("no retrieved context (indexer did not answer); using the files themselves")
+            .await;
+    } else {
+        let places: Vec<&str> = context.iter().map(|(place, _)| place.as_str()).collect();
+        job.log
+            .info(format!(
+                "retrieved context for the model: {}",
+                places.join(", ")
+            ))
             .await;
     }
     let files = prompt_files(&tree, config.max_prompt_chars);

@@ -7,6 +7,7 @@
 pub mod apps;
 pub mod headers;
 pub mod permissions;
+pub mod rag;
 pub mod stage;
 pub mod subjects;
 

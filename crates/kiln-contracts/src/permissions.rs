@@ -191,6 +191,9 @@ pub fn for_service(subjects: &Subjects, service: &str) -> Result<Permissions, Un
         perms.add_pub(format!("{p}.index.>"));
         perms.add_pub(format!("{p}.control.>"));
         perms.add_pub(subjects.app_remove());
+        // Project search and `kiln rag index`, answered by the indexer.
+        perms.add_pub(subjects.rag_query());
+        perms.add_pub(subjects.rag_index());
         perms.add_sub(subjects.heartbeats());
         // /api/v1/system: every stage's queue figures and the dead letters.
         let work = subjects.work_stream().name;
@@ -256,7 +259,10 @@ pub fn for_service(subjects: &Subjects, service: &str) -> Result<Permissions, Un
         "reviewer" => perms.add_pub(subjects.work(Stage::Gate)),
         "gate" => perms.add_pub(subjects.work(Stage::Deploy)),
         "deployer" => perms.add_sub(subjects.app_remove()),
-        "indexer" => perms.add_sub(subjects.rag_query()),
+        "indexer" => {
+            perms.add_sub(subjects.rag_query());
+            perms.add_sub(subjects.rag_index());
+        }
         _ => {}
     }
     Ok(perms)
@@ -387,6 +393,9 @@ mod tests {
         let indexer = perms("indexer");
         assert!(indexer.may_publish("$JS.API.CONSUMER.CREATE.KILN_WORK.indexer.kiln.index.>"));
         assert!(indexer.may_subscribe("kiln.rag.query"));
+        assert!(indexer.may_subscribe("kiln.rag.index"));
+        assert!(perms("api").may_publish("kiln.rag.query"));
+        assert!(!perms("tester").may_publish("kiln.rag.query"));
     }
 
     #[test]

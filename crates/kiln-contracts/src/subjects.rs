@@ -157,6 +157,12 @@ impl Subjects {
         format!("{}.rag.query", self.prefix)
     }
 
+    /// `<prefix>.rag.index`: request/reply "bring this project's index to a commit now",
+    /// served by the indexer (`kiln rag index`).
+    pub fn rag_index(&self) -> String {
+        format!("{}.rag.index", self.prefix)
+    }
+
     /// `<prefix>.deploy.remove`: request/reply removal of a deployed app, served by a deployer
     /// (queue group `deployer`): stop it, delete its releases, drop its database.
     pub fn app_remove(&self) -> String {

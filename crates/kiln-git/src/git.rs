@@ -319,6 +319,11 @@ impl<'a> Invocation<'a> {
         Invocation::new(Location::Bare(dir))
     }
 
+    /// Outside any repository (clone, ls-remote).
+    pub(crate) fn none() -> Self {
+        Invocation::new(Location::None)
+    }
+
     pub(crate) fn worktree(dir: &'a Path) -> Self {
         Invocation::new(Location::Worktree(dir))
     }

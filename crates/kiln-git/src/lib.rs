@@ -16,6 +16,7 @@
 mod diff;
 mod error;
 mod git;
+mod import;
 mod repo;
 mod validate;
 mod workdir;
@@ -23,6 +24,7 @@ mod workdir;
 pub use diff::{ChangeStatus, DIFF_TRUNCATED_MARKER, DiffStat, FileChange};
 pub use error::Error;
 pub use git::{Git, Identity};
+pub use import::{ImportError, ImportUrl, Imported, redact};
 pub use repo::{FileEntry, with_trailers};
 pub use validate::{check_branch_name, check_relative_path};
 pub use workdir::{BASE_BRANCH, Workdir};

@@ -28,6 +28,10 @@ pub struct FileEntry {
     pub size: u64,
     /// Whether git records the file as executable (mode 100755).
     pub executable: bool,
+    /// Whether the entry is a symbolic link (mode 120000): its blob is the link target.
+    pub symlink: bool,
+    /// The blob's object id: the content hash, equal for equal contents.
+    pub oid: String,
 }
 
 impl Git {
@@ -252,7 +256,7 @@ impl Git {
                 return Err(inv.unexpected(format!("no tab in ls-tree record {record:?}")));
             };
             let fields: Vec<&str> = meta.split_ascii_whitespace().collect();
-            let [mode, kind, _oid, size] = fields[..] else {
+            let [mode, kind, oid, size] = fields[..] else {
                 return Err(inv.unexpected(format!("malformed ls-tree record {record:?}")));
             };
             if kind != "blob" {
@@ -265,6 +269,8 @@ impl Git {
                 path: path.to_owned(),
                 size,
                 executable: mode == "100755",
+                symlink: mode == "120000",
+                oid: oid.to_owned(),
             });
         }
         Ok(files)
@@ -327,7 +333,7 @@ impl Git {
             .list_files(bare, &sha)
             .await?
             .into_iter()
-            .filter(|f| f.size <= max_file_bytes && !f.path.contains('\n'))
+            .filter(|f| f.size <= max_file_bytes && !f.symlink && !f.path.contains('\n'))
             .collect();
         let mut out = std::collections::BTreeMap::new();
         if wanted.is_empty() {
@@ -364,6 +370,60 @@ impl Git {
             if let Ok(text) = std::str::from_utf8(&rest[..size]) {
                 out.insert(file.path, text.to_owned());
             }
+            rest = &rest[size + 1..];
+        }
+        Ok(out)
+    }
+}
+
+impl Git {
+    /// The contents of blobs by object id, in order, through one `cat-file --batch`; `None`
+    /// for an id the repository does not hold.
+    pub async fn read_blobs(
+        &self,
+        bare: &Path,
+        oids: &[String],
+    ) -> Result<Vec<Option<Vec<u8>>>, Error> {
+        if oids.is_empty() {
+            return Ok(vec![]);
+        }
+        if let Some(bad) = oids
+            .iter()
+            .find(|o| o.is_empty() || !o.bytes().all(|b| b.is_ascii_hexdigit()))
+        {
+            return Err(Error::InvalidInput {
+                kind: "object id",
+                value: bad.clone(),
+                reason: "not a hexadecimal object id",
+            });
+        }
+        let input: String = oids.iter().map(|o| format!("{o}\n")).collect();
+        let inv = Invocation::bare(bare)
+            .args(["cat-file", "--batch"])
+            .stdin(input.into_bytes());
+        let stdout = self.run(&inv).await?;
+        let mut rest = &stdout[..];
+        let mut out = Vec::with_capacity(oids.len());
+        for oid in oids {
+            let Some(newline) = rest.iter().position(|&b| b == b'\n') else {
+                return Err(inv.unexpected(format!("no header for {oid}")));
+            };
+            let header = String::from_utf8_lossy(&rest[..newline]).into_owned();
+            rest = &rest[newline + 1..];
+            if header.ends_with(" missing") {
+                out.push(None);
+                continue;
+            }
+            let size: usize = header
+                .rsplit(' ')
+                .next()
+                .and_then(|n| n.parse().ok())
+                .ok_or_else(|| inv.unexpected(format!("malformed header {header:?}")))?;
+            if rest.len() < size + 1 {
+                return Err(inv.unexpected(format!("header announced {size} bytes for {oid}")));
+            }
+            let blob = header.split(' ').nth(1) == Some("blob");
+            out.push(blob.then(|| rest[..size].to_vec()));
             rest = &rest[size + 1..];
         }
         Ok(out)

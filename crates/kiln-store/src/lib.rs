@@ -8,6 +8,7 @@ pub mod audit;
 pub mod auth;
 pub mod control;
 pub mod delivery;
+pub mod knowledge;
 pub mod memory;
 pub mod people;
 pub mod records;

@@ -81,6 +81,7 @@ impl Stack {
                 stack.spawn(s);
             }
             if stack.ours_answer().await {
+                stack.indexer_answers().await;
                 return stack;
             }
             for (_, mut child) in std::mem::take(&mut stack.procs) {
@@ -89,6 +90,29 @@ impl Stack {
         }
         stack.dump_logs();
         panic!("the API and the deployer did not become healthy within 60 s (three tries)");
+    }
+
+    /// Waits (up to 60 s) until the indexer answers requests: it subscribes once its
+    /// embedding model is loaded, and a task whose first step runs before that would get no
+    /// retrieved context, which makes prompts depend on timing.
+    async fn indexer_answers(&self) {
+        let Ok(nats) = async_nats::connect(&self.env.nats_url).await else {
+            return;
+        };
+        let subject = self.env.subjects().rag_index();
+        for _ in 0..300 {
+            let asked = tokio::time::timeout(
+                Duration::from_secs(2),
+                nats.request(subject.clone(), "{}".into()),
+            )
+            .await;
+            if matches!(asked, Ok(Ok(_))) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        self.dump_logs();
+        panic!("the indexer did not answer within 60 s");
     }
 
     /// A client for `name`, an approver with their own token (made on first use): releases
@@ -167,6 +191,12 @@ impl Stack {
                 std::env::var("HOME").unwrap_or_else(|_| "/tmp".into()),
             )
             .envs(self.env.env_vars())
+            // The embedding model the setup script installed (extra_env may unset it).
+            .envs(
+                ["KILN_RAG__MODEL_DIR", "KILN_RAG__ORT_LIBRARY"]
+                    .into_iter()
+                    .filter_map(|k| Some((k, std::env::var(k).ok()?))),
+            )
             .env("KILN_API__HTTP", format!("127.0.0.1:{}", self.api_port))
             .env(
                 "KILN_DEPLOYER__HTTP",

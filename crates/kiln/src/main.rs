@@ -4,6 +4,8 @@ mod admin;
 mod bench;
 mod bench_template;
 mod openapi;
+mod project;
+mod rag;
 mod serve;
 mod task;
 mod up;
@@ -42,6 +44,16 @@ enum Command {
     Task {
         #[command(subcommand)]
         command: task::Command,
+    },
+    /// Attach an existing repository as a project, and show what Kiln learned about it.
+    Project {
+        #[command(subcommand)]
+        command: project::Command,
+    },
+    /// Index a project's code and search it (hybrid dense + BM25 retrieval).
+    Rag {
+        #[command(subcommand)]
+        command: rag::Command,
     },
     /// Measure the pipeline's messaging overhead, or a template's validation and deploy times.
     Bench {
@@ -94,6 +106,8 @@ fn main() -> std::process::ExitCode {
             Command::Up(args) => up::up(cli.config.as_deref(), args).await,
             Command::Migrate => serve::migrate(cli.config.as_deref()).await,
             Command::Task { command } => task::run(command).await,
+            Command::Rag { command } => rag::run(command).await,
+            Command::Project { command } => project::run(command).await,
             Command::Bench { command } => bench::run(cli.config.as_deref(), command).await,
             Command::Openapi => openapi::print(),
             Command::Token { data_dir, command } => {

@@ -137,7 +137,7 @@ pub async fn serve(config: Option<&Path>, service: Service) -> anyhow::Result<Ex
             )
             .await?
         }
-        Service::Indexer => kiln_indexer::run(base, loader.section("indexer")?, shutdown).await?,
+        Service::Indexer => kiln_indexer::run(base, loader.section("rag")?, shutdown).await?,
     }
     Ok(ExitCode::SUCCESS)
 }

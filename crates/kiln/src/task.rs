@@ -47,7 +47,7 @@ pub enum Command {
 
 /// The API token `kiln task` sends: `KILN_TOKEN`, else the admin token `kiln up` wrote to
 /// `.kiln/admin-token` (or `$KILN_TOKEN_FILE`).
-fn api_token() -> anyhow::Result<String> {
+pub(crate) fn api_token() -> anyhow::Result<String> {
     if let Ok(token) = std::env::var("KILN_TOKEN")
         && !token.trim().is_empty()
     {

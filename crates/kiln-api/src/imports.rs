@@ -1,0 +1,269 @@
+//! `POST /api/v1/projects`: attach an existing repository (mirrored with its history), and
+//! `GET /api/v1/projects/{name}/knowledge`: what Kiln learned about a commit of it.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Extension, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use serde::{Deserialize, Serialize};
+use tracing::instrument;
+use utoipa::{IntoParams, ToSchema};
+
+use kiln_contracts::rag::{RagIndex, RagIndexReply};
+use kiln_git::{ImportError, ImportUrl};
+use kiln_store::audit;
+
+use crate::auth::Principal;
+use crate::error::{Error, Problem};
+use crate::{AppState, queries};
+
+/// How long mirroring a repository may take.
+const IMPORT_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// Where to mirror the repository from.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImportSource {
+    /// `https://host/owner/repo.git`, `ssh://git@host/owner/repo.git`, or `file:///path`
+    /// inside `[api] import_roots`. Credentials in the URL are used for the clone only and
+    /// never stored, logged or shown.
+    pub url: String,
+    /// The branch to import (default `main`); it becomes the project's base branch.
+    pub branch: Option<String>,
+}
+
+/// A new project from an existing repository.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateProject {
+    /// Project name: lowercase letters, digits and '-'.
+    pub name: String,
+    pub import: ImportSource,
+}
+
+/// The imported project.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ProjectImported {
+    pub name: String,
+    /// The source, credentials masked.
+    pub source_url: String,
+    pub branch: String,
+    /// The imported branch's head, now the project's base branch.
+    pub commit: String,
+    /// Commits of its history.
+    pub commits: u64,
+}
+
+/// Import an existing repository as a project.
+#[utoipa::path(
+    post,
+    path = "/api/v1/projects",
+    tag = "catalog",
+    request_body = CreateProject,
+    responses(
+        (status = 201, description = "Mirrored; indexing and the knowledge scan follow", body = ProjectImported),
+        (status = 400, description = "Malformed JSON or a body that does not match the schema", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The name is taken, or the repository could not be mirrored (unreachable, private, no such branch, empty)", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body larger than the limit", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An invalid name, URL or branch", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[instrument(skip_all)]
+pub async fn create_project(
+    State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<ProjectImported>), Error> {
+    crate::tasks::check_content_type(&headers)?;
+    let body = body.map_err(|r| crate::tasks::body_error(r, state.config.max_body_bytes))?;
+    let request: CreateProject = serde_json::from_slice(&body).map_err(|e| {
+        if e.is_data() {
+            Error::InvalidBody(e.to_string())
+        } else {
+            Error::MalformedJson(e.to_string())
+        }
+    })?;
+    let name = crate::validate::project_name(request.name)?;
+    let branch = request
+        .import
+        .branch
+        .unwrap_or_else(|| kiln_git::BASE_BRANCH.to_owned());
+    let url = ImportUrl::parse(&request.import.url, &state.config.import_roots)
+        .map_err(|e| Error::ImportRefused(e.to_string()))?;
+    if queries::project_exists(&state.ctx.db, &name).await? {
+        return Err(Error::ProjectExists {
+            name,
+            suggestion: None,
+        });
+    }
+    let repo = state.ctx.repo_path(&name);
+    let git = kiln_git::Git::new();
+    let imported = tokio::time::timeout(IMPORT_TIMEOUT, git.import(&url, &branch, &repo))
+        .await
+        .map_err(|_| {
+            Error::ImportFailed(format!(
+                "mirroring {} took longer than {} s",
+                url.shown(),
+                IMPORT_TIMEOUT.as_secs()
+            ))
+        })?
+        .map_err(|e| match e {
+            ImportError::InvalidUrl(_) | ImportError::InvalidBranch(_) => {
+                Error::ImportRefused(e.to_string())
+            }
+            other => Error::ImportFailed(other.to_string()),
+        })?;
+    // The repository is in place; the row makes it a project. Losing the race for the name
+    // (or the database) removes the mirror again, so nothing half-made stays.
+    let id = uuid::Uuid::now_v7();
+    let mut tx = state.ctx.db.begin().await?;
+    let claimed =
+        kiln_store::knowledge::insert_imported(&mut *tx, id, &name, url.shown(), &branch).await;
+    let claimed = match claimed {
+        Ok(true) => {
+            let entry = who
+                .audit("project.imported", &name)
+                .detail(serde_json::json!({ "url": url.shown(), "branch": branch, "commit": imported.commit }));
+            match audit::append(&mut *tx, &entry).await {
+                Ok(()) => tx.commit().await.map_err(kiln_store::Error::from),
+                Err(e) => Err(e),
+            }
+            .map(|()| true)
+        }
+        Ok(false) => Ok(false),
+        Err(e) => Err(e),
+    };
+    if !matches!(claimed, Ok(true)) {
+        let _ = tokio::fs::remove_dir_all(&repo).await;
+    }
+    if !claimed? {
+        return Err(Error::ProjectExists {
+            name,
+            suggestion: None,
+        });
+    }
+    tracing::info!(project = %name, url = %url.shown(), commit = %imported.commit, "repository imported");
+    // Index and scan right away when an indexer runs; otherwise the first search, index or
+    // knowledge request does it.
+    let (bg, project, commit) = (state.clone(), name.clone(), imported.commit.clone());
+    tokio::spawn(async move { ask_index(&bg, &project, &commit).await });
+    Ok((
+        StatusCode::CREATED,
+        Json(ProjectImported {
+            name,
+            source_url: url.shown().to_owned(),
+            branch,
+            commit: imported.commit,
+            commits: imported.commits,
+        }),
+    ))
+}
+
+/// Asks the indexer to index (and scan) `commit` of `project`, waiting for it; a missing
+/// indexer is not an error here (the caller reports what is stored).
+async fn ask_index(state: &AppState, project: &str, commit: &str) {
+    let ask = RagIndex {
+        project: project.to_owned(),
+        commit: Some(commit.to_owned()),
+    };
+    let body = serde_json::to_vec(&ask).unwrap_or_default();
+    let request = async_nats::Request::new()
+        .payload(body.into())
+        .timeout(Some(IMPORT_TIMEOUT));
+    let reply = state
+        .ctx
+        .nats
+        .send_request(state.ctx.subjects.rag_index(), request)
+        .await;
+    match reply {
+        Err(e) => tracing::info!(project, error = %e, "not indexed yet: no indexer answered"),
+        Ok(reply) => {
+            if let Ok(RagIndexReply::Failed { reason }) = serde_json::from_slice(&reply.payload) {
+                tracing::warn!(project, %reason, "indexing failed");
+            }
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct KnowledgeParams {
+    /// The commit (default: the head of the project's base branch).
+    pub commit: Option<String>,
+}
+
+/// What Kiln learned about one commit.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ProjectKnowledge {
+    pub project: String,
+    pub commit: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub scanned_at: String,
+    /// Languages by lines, build systems, frameworks, install/build/test commands, entry
+    /// points, a directory map, conventions, flagged secrets (paths only), a summary, and
+    /// which fields `.kiln/project.toml` overrode.
+    #[schema(value_type = Object)]
+    pub knowledge: serde_json::Value,
+}
+
+/// Show a project's knowledge.
+#[utoipa::path(
+    get,
+    path = "/api/v1/projects/{name}/knowledge",
+    tag = "catalog",
+    params(("name" = String, Path, description = "Project name"), KnowledgeParams),
+    responses(
+        (status = 200, description = "The knowledge of the commit", body = ProjectKnowledge),
+        (status = 400, description = "Invalid parameters", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such project, or the commit could not be scanned yet (no indexer answered)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[instrument(skip_all, fields(project = %name))]
+pub async fn knowledge(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(params): Query<KnowledgeParams>,
+) -> Result<Json<ProjectKnowledge>, Error> {
+    if let Some(c) = &params.commit
+        && (c.is_empty() || c.len() > 64 || !c.bytes().all(|b| b.is_ascii_hexdigit()))
+    {
+        return Err(Error::InvalidQuery(format!(
+            "commit must be a hexadecimal commit id, not {c:?}"
+        )));
+    }
+    if !queries::project_exists(&state.ctx.db, &name).await? {
+        return Err(Error::ProjectNotFound(name));
+    }
+    // The base branch's head when no commit is named: scanned now if it was not yet (the
+    // indexer scans every commit it indexes; this catches commits it never saw).
+    let commit = match params.commit {
+        Some(c) => Some(c),
+        None => kiln_git::Git::new()
+            .branch_head(&state.ctx.repo_path(&name), kiln_git::BASE_BRANCH)
+            .await
+            .ok()
+            .flatten(),
+    };
+    let mut stored = kiln_store::knowledge::get(&state.ctx.db, &name, commit.as_deref()).await?;
+    if stored.is_none()
+        && let Some(head) = &commit
+    {
+        ask_index(&state, &name, head).await;
+        stored = kiln_store::knowledge::get(&state.ctx.db, &name, Some(head)).await?;
+    }
+    let stored = stored.ok_or_else(|| Error::NoKnowledge(name.clone()))?;
+    Ok(Json(ProjectKnowledge {
+        project: name,
+        commit: stored.commit,
+        scanned_at: stored
+            .scanned_at
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
+        knowledge: stored.knowledge,
+    }))
+}

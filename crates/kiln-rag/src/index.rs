@@ -1,0 +1,319 @@
+//! Keeping a collection equal to one commit's files, incrementally by content hash.
+//!
+//! `plan` compares the commit's files (path -> git blob id) with what the store holds and
+//! names the files to write and the paths to remove; `apply` removes, chunks, embeds and
+//! writes them. Unchanged blobs are never read or embedded again. A file counts as stored
+//! only when every one of its chunks is (the chunk count travels in each payload), so an
+//! `apply` cut short is finished by the next `plan`/`apply` without duplicates: point ids are
+//! derived from (path, blob, chunk).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use kiln_code::{ChunkOptions, Lang};
+
+use crate::embed::Embedder;
+use crate::sparse;
+use crate::store::{ChunkPayload, FileState, Point, StoreError, VectorStore, point_id};
+
+/// Chunk sizes: the dense model reads about 256 tokens (roughly 25 lines of code), so line
+/// windows stay near that; a definition up to 60 lines stays whole for the sparse vector and
+/// the snippet.
+const CHUNKING: ChunkOptions = ChunkOptions {
+    max_lines: 60,
+    window_lines: 30,
+    overlap_lines: 5,
+    max_chunk_chars: 4000,
+};
+
+/// Texts embedded per model call.
+const EMBED_BATCH: usize = 32;
+/// Characters of a chunk given to the dense model (it reads about 256 tokens anyway).
+const EMBED_CHARS: usize = 1500;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Embed(#[from] crate::embed::EmbedError),
+}
+
+/// Whether dense vectors can be made, and if not, why.
+#[derive(Debug, Clone)]
+pub enum Dense {
+    Ready(Arc<Embedder>),
+    Missing(String),
+}
+
+impl Dense {
+    pub fn embedder(&self) -> Option<&Arc<Embedder>> {
+        match self {
+            Dense::Ready(e) => Some(e),
+            Dense::Missing(_) => None,
+        }
+    }
+
+    /// The warning to show while retrieval is sparse-only.
+    pub fn warning(&self) -> Option<String> {
+        match self {
+            Dense::Ready(_) => None,
+            Dense::Missing(why) => Some(format!(
+                "dense retrieval is off, results are BM25 only: {why}"
+            )),
+        }
+    }
+}
+
+/// A file to (re)index.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    pub path: String,
+    pub blob: String,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// (path, blob) of files to write.
+    pub write: Vec<(String, String)>,
+    /// Paths no longer in the commit.
+    pub delete: Vec<String>,
+    pub unchanged: usize,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Applied {
+    pub files: usize,
+    pub deleted: usize,
+    pub chunks: usize,
+    pub lines: usize,
+    pub embedded: usize,
+}
+
+pub struct Rag<S> {
+    pub(crate) store: S,
+    pub(crate) dense: Dense,
+    chunking: ChunkOptions,
+    /// The store's inventory per collection, loaded once and kept equal to it.
+    inventories: Mutex<HashMap<String, HashMap<String, FileState>>>,
+}
+
+impl<S: VectorStore> Rag<S> {
+    pub fn new(store: S, dense: Dense) -> Self {
+        Self {
+            store,
+            dense,
+            chunking: CHUNKING,
+            inventories: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn dense(&self) -> &Dense {
+        &self.dense
+    }
+
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    pub(crate) async fn inventory(
+        &self,
+        collection: &str,
+    ) -> Result<HashMap<String, FileState>, StoreError> {
+        if let Some(inv) = self.cached(collection) {
+            return Ok(inv);
+        }
+        let inv = self.store.inventory(collection).await?;
+        self.inventories
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(collection.to_owned(), inv.clone());
+        Ok(inv)
+    }
+
+    fn cached(&self, collection: &str) -> Option<HashMap<String, FileState>> {
+        self.inventories
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(collection)
+            .cloned()
+    }
+
+    fn forget(&self, collection: &str) {
+        self.inventories
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(collection);
+    }
+
+    /// What must change for `collection` to hold exactly `files` (path -> blob).
+    pub async fn plan(
+        &self,
+        collection: &str,
+        files: &BTreeMap<String, String>,
+    ) -> Result<Plan, StoreError> {
+        let inv = self.inventory(collection).await?;
+        let want_dense = self.dense.embedder().is_some();
+        let mut plan = Plan::default();
+        for (path, blob) in files {
+            match inv.get(path) {
+                Some(s) if s.complete() && &s.blob == blob && (s.dense || !want_dense) => {
+                    plan.unchanged += 1
+                }
+                _ => plan.write.push((path.clone(), blob.clone())),
+            }
+        }
+        plan.delete = inv
+            .keys()
+            .filter(|p| !files.contains_key(*p))
+            .cloned()
+            .collect();
+        plan.delete.sort();
+        Ok(plan)
+    }
+
+    /// Removes `delete` and writes `files` (replacing whatever the store held of their
+    /// paths).
+    pub async fn apply(
+        &self,
+        collection: &str,
+        files: Vec<SourceFile>,
+        delete: Vec<String>,
+    ) -> Result<Applied, IndexError> {
+        let result = self.apply_inner(collection, files, delete).await;
+        // The cache is rebuilt from the store after any failure: it may have changed halfway.
+        match &result {
+            Ok(_) => {}
+            Err(_) => self.forget(collection),
+        }
+        result
+    }
+
+    async fn apply_inner(
+        &self,
+        collection: &str,
+        files: Vec<SourceFile>,
+        delete: Vec<String>,
+    ) -> Result<Applied, IndexError> {
+        let mut applied = Applied {
+            deleted: delete.len(),
+            ..Applied::default()
+        };
+        let mut gone: Vec<String> = delete;
+        gone.extend(files.iter().map(|f| f.path.clone()));
+        self.store.delete_paths(collection, gone.clone()).await?;
+        if let Some(inv) = self
+            .inventories
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_mut(collection)
+        {
+            for p in &gone {
+                inv.remove(p);
+            }
+        }
+
+        let mut pending: Vec<Point> = Vec::new();
+        let mut states: Vec<(String, FileState)> = Vec::new();
+        for file in files {
+            let lang = Lang::from_path(&file.path).unwrap_or(Lang::Text);
+            let chunks = kiln_code::chunk(&file.path, &file.text, &self.chunking);
+            applied.files += 1;
+            applied.lines += file.text.lines().count();
+            let total = chunks.len() as u32;
+            for (i, c) in chunks.into_iter().enumerate() {
+                let payload = ChunkPayload {
+                    path: file.path.clone(),
+                    blob: file.blob.clone(),
+                    lang: lang.name().to_owned(),
+                    start_line: c.start_line,
+                    end_line: c.end_line,
+                    symbols: c.symbols,
+                    kind: format!("{:?}", c.kind).to_lowercase(),
+                    text: c.text,
+                    chunk: i as u32,
+                    chunks: total,
+                    dense: false,
+                };
+                let sparse = sparse::document(&payload.path, &payload.symbols, &payload.text);
+                pending.push(Point {
+                    id: point_id(&payload.path, &payload.blob, payload.chunk),
+                    dense: None,
+                    sparse,
+                    payload,
+                });
+            }
+            states.push((
+                file.path,
+                FileState {
+                    blob: file.blob,
+                    chunks: total,
+                    present: total,
+                    dense: self.dense.embedder().is_some(),
+                    mixed: false,
+                },
+            ));
+            if pending.len() >= EMBED_BATCH * 4 {
+                applied.embedded += self.write(collection, std::mem::take(&mut pending)).await?;
+            }
+        }
+        applied.chunks = states.iter().map(|(_, s)| s.chunks as usize).sum();
+        applied.embedded += self.write(collection, pending).await?;
+        if let Some(inv) = self
+            .inventories
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_mut(collection)
+        {
+            inv.extend(states);
+        }
+        Ok(applied)
+    }
+
+    /// Embeds (when the model is there) and upserts a batch; returns how many were embedded.
+    async fn write(&self, collection: &str, mut points: Vec<Point>) -> Result<usize, IndexError> {
+        if points.is_empty() {
+            return Ok(0);
+        }
+        let mut embedded = 0;
+        if let Some(model) = self.dense.embedder() {
+            let texts: Vec<String> = points.iter().map(|p| embedding_text(&p.payload)).collect();
+            let model = model.clone();
+            let vectors = tokio::task::spawn_blocking(move || {
+                let mut out = Vec::with_capacity(texts.len());
+                for batch in texts.chunks(EMBED_BATCH) {
+                    out.extend(model.embed(batch)?);
+                }
+                Ok::<_, crate::embed::EmbedError>(out)
+            })
+            .await
+            .map_err(|e| StoreError::Backend(format!("embedding task: {e}")))??;
+            for (p, v) in points.iter_mut().zip(vectors) {
+                p.dense = Some(v);
+                p.payload.dense = true;
+                embedded += 1;
+            }
+        }
+        self.store.upsert(collection, points).await?;
+        Ok(embedded)
+    }
+}
+
+/// What the dense model reads of a chunk: where it is and what it defines, then its text.
+pub fn embedding_text(p: &ChunkPayload) -> String {
+    let mut s = String::with_capacity(EMBED_CHARS + 64);
+    s.push_str(&p.path);
+    if !p.symbols.is_empty() {
+        s.push(' ');
+        s.push_str(&p.symbols.join(" "));
+    }
+    s.push('\n');
+    for ch in p.text.chars() {
+        if s.len() >= EMBED_CHARS {
+            break;
+        }
+        s.push(ch);
+    }
+    s
+}

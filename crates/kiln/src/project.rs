@@ -1,0 +1,90 @@
+//! `kiln project ...`: attach an existing repository and see what Kiln learned about it,
+//! through the HTTP API.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use serde_json::{Value, json};
+
+#[derive(clap::Subcommand, Debug)]
+pub enum Command {
+    /// Mirror an existing git repository (with its history) into a new project.
+    Import {
+        /// Project name: lowercase letters, digits and '-'.
+        #[arg(long)]
+        name: String,
+        /// https://..., ssh://... or file:///... (inside the API's [api] import_roots).
+        #[arg(long)]
+        url: String,
+        /// Branch to import; it becomes the project's base branch.
+        #[arg(long, default_value = "main")]
+        branch: String,
+        #[arg(long, env = "KILN_API_URL", default_value = "http://127.0.0.1:8080")]
+        api: String,
+    },
+    /// Print a project's knowledge (stack, commands, conventions, ...) as JSON.
+    Show {
+        name: String,
+        #[arg(long)]
+        commit: Option<String>,
+        #[arg(long, env = "KILN_API_URL", default_value = "http://127.0.0.1:8080")]
+        api: String,
+    },
+}
+
+pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
+    let token = crate::task::api_token()?;
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(660))
+        .build()?;
+    let (req, api) = match &command {
+        Command::Import {
+            name,
+            url,
+            branch,
+            api,
+        } => (
+            http.post(format!("{api}/api/v1/projects"))
+                .json(&json!({"name": name, "import": {"url": url, "branch": branch}})),
+            api,
+        ),
+        Command::Show { name, commit, api } => {
+            let mut q = vec![];
+            if let Some(c) = commit {
+                q.push(("commit", c.clone()));
+            }
+            (
+                http.get(format!("{api}/api/v1/projects/{name}/knowledge"))
+                    .query(&q),
+                api,
+            )
+        }
+    };
+    let resp = req
+        .bearer_auth(token)
+        .send()
+        .await
+        .with_context(|| format!("reaching the Kiln API at {api}"))?;
+    let status = resp.status();
+    let body: Value = resp.json().await.unwrap_or(Value::Null);
+    if !status.is_success() {
+        bail!(
+            "{status}: {}",
+            body["detail"].as_str().unwrap_or("no detail")
+        );
+    }
+    match command {
+        Command::Import { .. } => println!(
+            "imported {} from {} ({} at {}, {} commits); indexing and the knowledge scan follow",
+            body["name"].as_str().unwrap_or_default(),
+            body["source_url"].as_str().unwrap_or_default(),
+            body["branch"].as_str().unwrap_or_default(),
+            &body["commit"].as_str().unwrap_or_default()
+                [..12.min(body["commit"].as_str().unwrap_or_default().len())],
+            body["commits"],
+        ),
+        Command::Show { .. } => println!("{}", serde_json::to_string_pretty(&body)?),
+    }
+    Ok(ExitCode::SUCCESS)
+}
