@@ -5,6 +5,7 @@ import type {
   LogFrame,
   PauseView,
   Project,
+  ProjectKnowledgeView,
   SessionView,
   SystemView,
   TaskDetail,
@@ -269,6 +270,7 @@ export const projects: Project[] = [
   {
     name: 'bakery',
     template: 'static-site',
+    source_url: null,
     created_at: '2026-11-20T23:26:35.550Z',
     deployment_url: 'http://127.0.0.1:18181/apps/bakery/',
     last_task_id: TASK_ID,
@@ -277,12 +279,58 @@ export const projects: Project[] = [
   {
     name: 'pizzaboard',
     template: 'node-express',
+    source_url: null,
     created_at: '2026-11-20T23:20:00.000Z',
     deployment_url: null,
     last_task_id: '01a1fb3d-40d7-74f3-90cd-d20b70728859',
     last_status: 'failed',
   },
 ];
+
+/** A knowledge record as kiln-knowledge serializes it (serde's default field names). */
+export function knowledgeRecord(over: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    languages: [
+      { name: 'typescript', files: 42, lines: 3120, percent: 78.4 },
+      { name: 'css', files: 6, lines: 860, percent: 21.6 },
+    ],
+    build_systems: [{ name: 'npm', manifest: 'package.json', root: '.', workspace: false }],
+    frameworks: ['express', 'react'],
+    commands: {
+      install: 'npm ci',
+      build: 'npm run build',
+      test: 'npm test',
+      lint: 'npm run lint',
+      run: null,
+      no_tests: false,
+      sources: { install: 'package-lock.json', build: 'package.json scripts.build', test: 'override', lint: 'package.json scripts.lint', run: null },
+    },
+    entry_points: ['src/server.ts', 'src/main.tsx'],
+    directories: [{ path: 'src', files: 40, lines: 3000, role: 'source' }],
+    conventions: {
+      tools: [{ name: 'prettier', kind: 'formatter', path: '.prettierrc' }],
+      test_layout: 'tests beside code',
+      test_patterns: [{ pattern: '*.test.ts', files: 12 }],
+      commit_style: { style: 'conventional commits', matching: 9, total: 10, example: 'feat: add opening hours' },
+      ci: [{ system: 'github-actions', path: '.github/workflows/ci.yml' }],
+    },
+    secrets: [{ path: '.env', reason: 'environment file' }],
+    summary: 'A bakery storefront: an Express server rendering a React front end.',
+    summary_source: 'outline',
+    deploy: null,
+    protected_paths: [],
+    ignore: [],
+    overridden: ['commands.test'],
+    notes: [],
+    files: 61,
+    lines: 4200,
+    ...over,
+  };
+}
+
+export function projectKnowledge(over: Partial<ProjectKnowledgeView> = {}): ProjectKnowledgeView {
+  return { project: 'bakery', commit: SHA0, scanned_at: '2026-11-20T23:27:00Z', knowledge: knowledgeRecord(), ...over };
+}
 
 export function system(over: Partial<SystemView> = {}): SystemView {
   return {

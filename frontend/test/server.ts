@@ -4,7 +4,7 @@ import { HttpResponse, http, ws } from 'msw';
 import { setupServer } from 'msw/node';
 
 import type { LogFrame, TaskList } from '../src/api/types';
-import { DIFF, TASK_ID, deployedTask, pauseView, projects, session, summary, system, templates } from './fixtures';
+import { DIFF, TASK_ID, deployedTask, pauseView, projectKnowledge, projects, session, summary, system, templates } from './fixtures';
 
 /** Where the app's relative URLs point in tests (jsdom's document URL). */
 export const ORIGIN = 'http://localhost:3000';
@@ -36,6 +36,9 @@ export const handlers = [
   http.get(api('api/v1/session'), () => HttpResponse.json(session())),
   http.get(api('api/v1/audit'), () => HttpResponse.json({ items: [], next_cursor: null })),
   http.get(api('api/v1/projects/:name/memory'), () => HttpResponse.json({ items: [] })),
+  http.get(api('api/v1/projects/:name/knowledge'), ({ params }) =>
+    HttpResponse.json(projectKnowledge({ project: String(params.name) })),
+  ),
   logsSocket.addEventListener('connection', ({ client }) => {
     logState.connections.push(new URL(client.url));
     const after = Number(client.url.searchParams.get('after_seq') ?? 0);

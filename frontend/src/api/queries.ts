@@ -11,6 +11,7 @@ import {
 } from '@tanstack/react-query';
 
 import { ApiError, randomKey, request, requestText } from './client';
+import { parseProjectKnowledge } from './knowledge';
 import { setCsrfToken } from './session';
 import { isTerminal } from './status';
 import type {
@@ -21,7 +22,11 @@ import type {
   Lesson,
   PauseView,
   Project,
+  ProjectKnowledge,
+  ProjectKnowledgeView,
   ProjectList,
+  SearchMode,
+  SearchResult,
   SessionView,
   SetPause,
   SystemView,
@@ -44,6 +49,8 @@ export const keys = {
   pause: ['system', 'pause'] as const,
   audit: (filters: AuditFilters) => ['audit', filters] as const,
   tokens: ['tokens'] as const,
+  search: (project: string, input: SearchInput | null) => ['search', project, input] as const,
+  knowledge: (project: string) => ['knowledge', project] as const,
 };
 
 export interface AuditFilters {
@@ -52,6 +59,13 @@ export interface AuditFilters {
   source?: string;
   task_id?: string;
   limit?: number;
+}
+
+/** What a code search asks for; the API defaults to `k` 10 and `mode` hybrid. */
+export interface SearchInput {
+  q: string;
+  k?: number;
+  mode?: SearchMode;
 }
 
 export interface TaskFilters {
@@ -161,6 +175,39 @@ export function useMemory(project: string) {
       );
       return Array.isArray(body) ? body : body.items;
     },
+  });
+}
+
+/** A code search of a project's base branch, run once there is something to look for (the
+ *  search form sets `input` on submit). Failures are not retried: a 409 (nothing indexed yet)
+ *  or 503 (no indexer) will not change by asking again at once, and the person can resubmit. */
+export function useSearch(project: string, input: SearchInput | null) {
+  return useQuery({
+    queryKey: keys.search(project, input),
+    queryFn: ({ signal }) =>
+      request<SearchResult>(
+        `api/v1/projects/${encodeURIComponent(project)}/search${query({ q: input?.q, k: input?.k, mode: input?.mode })}`,
+        { signal },
+      ),
+    enabled: Boolean(input?.q.trim()),
+    staleTime: 30_000,
+    retry: false,
+    refetchOnWindowFocus: false,
+  });
+}
+
+/** What Kiln learned about the head of a project's base branch, parsed defensively (the
+ *  record was read from the repository). A 404 (nothing scanned yet) is not retried (the
+ *  default for client errors) nor polled: asking makes the API ask an indexer, which can take
+ *  a while; the answer is fetched again when it goes stale and the window regains focus. */
+export function useKnowledge(project: string) {
+  return useQuery({
+    queryKey: keys.knowledge(project),
+    queryFn: async ({ signal }): Promise<ProjectKnowledge> =>
+      parseProjectKnowledge(
+        await request<ProjectKnowledgeView>(`api/v1/projects/${encodeURIComponent(project)}/knowledge`, { signal }),
+      ),
+    staleTime: 60_000,
   });
 }
 

@@ -28,7 +28,8 @@ export interface paths {
         /** List projects. */
         get: operations["list_projects"];
         put?: never;
-        post?: never;
+        /** Import an existing repository as a project. */
+        post: operations["create_project"];
         delete?: never;
         options?: never;
         head?: never;
@@ -47,6 +48,40 @@ export interface paths {
         post?: never;
         /** Delete a project's deployed app. */
         delete: operations["delete_app"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{name}/index": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Index a project's code now. */
+        post: operations["index"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{name}/knowledge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Show a project's knowledge. */
+        get: operations["knowledge"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -79,6 +114,23 @@ export interface paths {
         put: operations["edit"];
         post?: never;
         delete: operations["delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{name}/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Search a project's code. */
+        get: operations["search"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -587,6 +639,12 @@ export interface components {
             secret: string;
             token: components["schemas"]["TokenView"];
         };
+        /** @description A new project from an existing repository. */
+        CreateProject: {
+            import: components["schemas"]["ImportSource"];
+            /** @description Project name: lowercase letters, digits and '-'. */
+            name: string;
+        };
         /** @description Body of `POST /api/v1/subscriptions`. */
         CreateSubscription: {
             description?: string;
@@ -606,11 +664,11 @@ export interface components {
         /**
          * @description Body of `POST /api/v1/tasks`.
          * @example {
-         *       "brief": "A landing page for a bakery with opening hours and a contact form",
          *       "kind": "new_app",
+         *       "template": "static-site",
          *       "name": "demo",
-         *       "options": {},
-         *       "template": "static-site"
+         *       "brief": "A landing page for a bakery with opening hours and a contact form",
+         *       "options": {}
          *     }
          */
         CreateTask: {
@@ -694,6 +752,37 @@ export interface components {
             reasons: components["schemas"]["ReasonView"][];
             /** Format: int32 */
             round: number;
+        };
+        /** @description Where to mirror the repository from. */
+        ImportSource: {
+            /** @description The branch to import (default `main`); it becomes the project's base branch. */
+            branch?: string | null;
+            /**
+             * @description `https://host/owner/repo.git`, `ssh://git@host/owner/repo.git`, or `file:///path`
+             *     inside `[api] import_roots`. Credentials in the URL are used for the clone only and
+             *     never stored, logged or shown.
+             */
+            url: string;
+        };
+        /** @description What indexing a commit did. */
+        IndexResult: {
+            chunks: number;
+            commit: string;
+            deleted: number;
+            /** @description Files of the commit in the index. */
+            files: number;
+            lines: number;
+            project: string;
+            /** @description Files left out, by reason (`secret`, `binary`, `vendored`, `lockfile`, ...). */
+            skipped: {
+                [key: string]: number;
+            };
+            /** Format: int64 */
+            took_ms: number;
+            /** @description Set when dense vectors could not be made (retrieval is BM25-only until fixed). */
+            warning?: string | null;
+            /** @description Files (re)written this time, with their chunks and lines; paths removed. */
+            written: number;
         };
         /** @description Body of a new or edited lesson. */
         LessonBody: {
@@ -779,6 +868,33 @@ export interface components {
             /** @description URI naming the kind of problem, e.g. `urn:kiln:problem:unknown-template`. */
             type: string;
         };
+        /** @description The imported project. */
+        ProjectImported: {
+            branch: string;
+            /** @description The imported branch's head, now the project's base branch. */
+            commit: string;
+            /**
+             * Format: int64
+             * @description Commits of its history.
+             */
+            commits: number;
+            name: string;
+            /** @description The source, credentials masked. */
+            source_url: string;
+        };
+        /** @description What Kiln learned about one commit. */
+        ProjectKnowledge: {
+            commit: string;
+            /**
+             * @description Languages by lines, build systems, frameworks, install/build/test commands, entry
+             *     points, a directory map, conventions, flagged secrets (paths only), a summary, and
+             *     which fields `.kiln/project.toml` overrode.
+             */
+            knowledge: Record<string, unknown>;
+            project: string;
+            /** Format: date-time */
+            scanned_at: string;
+        };
         ProjectList: {
             items: components["schemas"]["ProjectView"][];
         };
@@ -800,6 +916,9 @@ export interface components {
             /** Format: uuid */
             last_task_id: string | null;
             name: string;
+            /** @description Where an imported repository came from (credentials masked); null otherwise. */
+            source_url: string | null;
+            /** @description The stack template it was built from; empty for an imported repository. */
             template: string;
         };
         /** @description The task, and the callback subscription with the secret its POST is signed with. */
@@ -867,6 +986,43 @@ export interface components {
             round: number;
             stop_reason: string | null;
             test_passed: boolean | null;
+        };
+        /** @description A ranked file. */
+        SearchFile: {
+            /** @description Its chunks among the candidates. */
+            chunks: number;
+            path: string;
+            /** Format: float */
+            score: number;
+        };
+        /** @description What a search found. */
+        SearchResult: {
+            /** @description The commit searched. */
+            commit: string;
+            files: components["schemas"]["SearchFile"][];
+            /** @description The ranking used: `hybrid`, `dense`, or `sparse` (also when the embedding model is missing). */
+            mode: string;
+            project: string;
+            snippets: components["schemas"]["SearchSnippet"][];
+            /** @description Tokens the snippets take. */
+            tokens: number;
+            /** Format: int64 */
+            took_ms: number;
+            /** @description Set when retrieval is degraded, e.g. BM25-only because the model is missing. */
+            warning?: string | null;
+        };
+        /** @description Lines of a file, with where they are and what they define. */
+        SearchSnippet: {
+            /** Format: int32 */
+            end_line: number;
+            lang: string;
+            path: string;
+            /** Format: float */
+            score: number;
+            /** Format: int32 */
+            start_line: number;
+            symbols: string[];
+            text: string;
         };
         ServiceView: {
             /** @description Replicas that have sent a heartbeat recently, by worker name; empty when none runs. */
@@ -1232,6 +1388,93 @@ export interface operations {
             };
         };
     };
+    create_project: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateProject"];
+            };
+        };
+        responses: {
+            /** @description Mirrored; indexing and the knowledge scan follow */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProjectImported"];
+                };
+            };
+            /** @description Malformed JSON or a body that does not match the schema */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No token, or a wrong, revoked or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role is too weak, or a session mutation lacks its CSRF token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The name is taken, or the repository could not be mirrored (unreachable, private, no such branch, empty) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An invalid name, URL or branch */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     delete_app: {
         parameters: {
             query?: never;
@@ -1300,6 +1543,148 @@ export interface operations {
             };
             /** @description No deployer is running */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    index: {
+        parameters: {
+            query?: {
+                /** @description The commit to index (default: the project's base branch). */
+                commit?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Project name */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The index holds the commit */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IndexResult"];
+                };
+            };
+            /** @description Invalid parameters */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No token, or a wrong, revoked or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role is too weak, or a session mutation lacks its CSRF token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such project */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The project cannot be indexed (no code, unknown commit) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No indexer is running */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    knowledge: {
+        parameters: {
+            query?: {
+                /** @description The commit (default: the head of the project's base branch). */
+                commit?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Project name */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The knowledge of the commit */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProjectKnowledge"];
+                };
+            };
+            /** @description Invalid parameters */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No token, or a wrong, revoked or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role is too weak, or a session mutation lacks its CSRF token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such project, or the commit could not be scanned yet (no indexer answered) */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1560,6 +1945,85 @@ export interface operations {
                 };
             };
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    search: {
+        parameters: {
+            query: {
+                /** @description Token budget of the snippets (100-32000, default 4000). */
+                budget?: number;
+                /** @description The commit to search (default: the project's base branch). */
+                commit?: string;
+                /** @description Files to return (1-50, default 10). */
+                k?: number;
+                /** @description `hybrid` (default), `dense` or `sparse`. */
+                mode?: string;
+                /** @description What to look for: words, identifiers, paths, an error message. */
+                q: string;
+            };
+            header?: never;
+            path: {
+                /** @description Project name */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Files and snippets, best first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SearchResult"];
+                };
+            };
+            /** @description Invalid parameters */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No token, or a wrong, revoked or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such project */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The project cannot be searched yet (no code, unknown commit) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No indexer is running */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

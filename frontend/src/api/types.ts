@@ -144,3 +144,97 @@ export type AuditEntry = Schemas['AuditEntryView'];
 export type AuditPage = Schemas['AuditPage'];
 export type TokenView = Schemas['TokenView'];
 export type CreatedToken = Schemas['CreatedToken'];
+
+// ---- code search
+
+/** How a search ranks: both retrievers fused, embeddings only, or BM25 only. */
+export const SEARCH_MODES = ['hybrid', 'dense', 'sparse'] as const;
+export type SearchMode = (typeof SEARCH_MODES)[number];
+/** `GET /api/v1/projects/{name}/search`: ranked files and their snippets, best first. The
+ *  document types `mode` as a string; the API answers one of SEARCH_MODES. */
+export type SearchResult = Omit<Schemas['SearchResult'], 'mode'> & { mode: SearchMode };
+export type SearchFile = Schemas['SearchFile'];
+/** Lines of a file as stored in the repository: untrusted text, to be shown as text only. */
+export type SearchSnippet = Schemas['SearchSnippet'];
+
+// ---- project knowledge
+
+/** `GET /api/v1/projects/{name}/knowledge` as the document types it: `knowledge` is a free
+ *  object there. Parse it with `parseProjectKnowledge` (api/knowledge.ts) before use. */
+export type ProjectKnowledgeView = Schemas['ProjectKnowledge'];
+
+/** The commands Kiln detects for a project, in the order they run. */
+export const KNOWLEDGE_COMMANDS = ['install', 'build', 'test', 'lint', 'run'] as const;
+export type KnowledgeCommandName = (typeof KNOWLEDGE_COMMANDS)[number];
+
+/** Who wrote a knowledge summary: built from the detected fields, a model, or the project file. */
+export const SUMMARY_SOURCES = ['outline', 'model', 'override'] as const;
+export type SummarySource = (typeof SUMMARY_SOURCES)[number];
+
+// The narrow view of the knowledge record (kiln-knowledge's `Knowledge`) the dashboard renders.
+// Every string in it comes from the scanned repository: untrusted text, shown as text only.
+
+export interface KnowledgeLanguage {
+  name: string;
+  files: number | null;
+  lines: number | null;
+  /** Share of all counted lines, 0 to 100 (clamped). */
+  percent: number | null;
+}
+
+export interface KnowledgeBuildSystem {
+  name: string;
+  manifest: string | null;
+  /** Its directory, `.` for the repository root. */
+  root: string | null;
+  workspace: boolean;
+}
+
+export interface KnowledgeCommand {
+  /** Null when not detected: Kiln never invents a command. */
+  command: string | null;
+  /** Where it came from (`package.json scripts.test`, `override`, ...). */
+  source: string | null;
+}
+
+export interface KnowledgeCommands {
+  byName: Record<KnowledgeCommandName, KnowledgeCommand>;
+  /** The project declares it has no tests (`test = ""` in `.kiln/project.toml`). */
+  noTests: boolean;
+}
+
+export interface FlaggedSecret {
+  path: string;
+  reason: string;
+}
+
+/** One convention (`tools`, `test_layout`, `ci`, ...) as lines of text; unknown shapes dropped. */
+export interface KnowledgeConvention {
+  key: string;
+  values: string[];
+}
+
+export interface Knowledge {
+  summary: string;
+  summarySource: SummarySource | null;
+  languages: KnowledgeLanguage[];
+  buildSystems: KnowledgeBuildSystem[];
+  frameworks: string[];
+  commands: KnowledgeCommands;
+  entryPoints: string[];
+  conventions: KnowledgeConvention[];
+  secrets: FlaggedSecret[];
+  /** Fields `.kiln/project.toml` set (`commands.test`, `summary`, ...). */
+  overridden: string[];
+  /** What could not be read or was left out. */
+  notes: string[];
+  files: number | null;
+  lines: number | null;
+}
+
+export interface ProjectKnowledge {
+  project: string;
+  commit: string;
+  scanned_at: string;
+  knowledge: Knowledge;
+}
