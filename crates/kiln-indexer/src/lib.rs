@@ -379,17 +379,22 @@ impl Indexer {
             return Err("the query is empty".into());
         }
         let (repo, collection, commit) = self.resolve(cx, &q.project, q.commit.as_deref()).await?;
-        self.sync(&repo, &collection, &commit)
-            .await
-            .map_err(|e| e.to_string())?;
-        if let Err(e) = self.learn(cx, &q.project, &repo, &commit).await {
-            tracing::warn!(project = %q.project, error = %e, "project knowledge not stored");
-        }
+        // The lock spans the sync and the search: a question about another commit waits
+        // instead of moving the collection under this one.
+        let head = self.head(&collection);
+        let mut held = head.lock().await;
+        let synced = self.sync_locked(&repo, &collection, &commit).await;
+        *held = synced.as_ref().ok().map(|s| s.commit.clone());
+        synced.map_err(|e| e.to_string())?;
         let found = self
             .rag
             .search(&collection, q)
             .await
             .map_err(|e| e.to_string())?;
+        drop(held);
+        if let Err(e) = self.learn(cx, &q.project, &repo, &commit).await {
+            tracing::warn!(project = %q.project, error = %e, "project knowledge not stored");
+        }
         Ok(RagAnswer {
             commit,
             mode: found.mode,

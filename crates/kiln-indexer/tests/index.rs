@@ -378,6 +378,27 @@ async fn indexes_a_repository_incrementally_and_answers_about_the_commit_asked()
             .all(|sn| !sn.text.contains("grand_total_with_tax"))
     );
 
+    // Questions about the two commits at once: each answer holds only its own commit's code.
+    let (old, new) = (
+        question("cart total", Some(&s.first)),
+        question("cart total", Some(&s.second)),
+    );
+    for _ in 0..3 {
+        let (a, b) = tokio::join!(
+            ask::<RagReply>(&s.nats, subjects.rag_query(), &old),
+            ask::<RagReply>(&s.nats, subjects.rag_query(), &new),
+        );
+        let (RagReply::Answer(a), RagReply::Answer(b)) = (a, b) else {
+            panic!("both answer")
+        };
+        let has_new = |x: &kiln_contracts::rag::RagAnswer| {
+            x.snippets
+                .iter()
+                .any(|sn| sn.text.contains("grand_total_with_tax"))
+        };
+        assert!(!has_new(&a) && has_new(&b), "{a:?}\n{b:?}");
+    }
+
     // Files the caller names come first whatever they score.
     let mut q = question("add an item to the cart", Some(&s.first));
     q.paths = vec!["public/index.php".into()];
