@@ -6,6 +6,7 @@ use std::time::Duration;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Extension, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
@@ -227,8 +228,9 @@ pub struct ProjectKnowledge {
 pub async fn knowledge(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    Query(params): Query<KnowledgeParams>,
+    params: Result<Query<KnowledgeParams>, QueryRejection>,
 ) -> Result<Json<ProjectKnowledge>, Error> {
+    let Query(params) = params.map_err(|e| Error::InvalidQuery(e.body_text()))?;
     if let Some(c) = &params.commit
         && (c.is_empty() || c.len() > 64 || !c.bytes().all(|b| b.is_ascii_hexdigit()))
     {

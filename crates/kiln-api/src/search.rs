@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use axum::Json;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use serde::{Deserialize, Serialize};
 use tracing::instrument;
@@ -175,8 +176,9 @@ fn question(project: &str, p: SearchParams) -> Result<RagQuery, Error> {
 pub async fn search(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    Query(params): Query<SearchParams>,
+    params: Result<Query<SearchParams>, QueryRejection>,
 ) -> Result<Json<SearchResult>, Error> {
+    let Query(params) = params.map_err(|e| Error::InvalidQuery(e.body_text()))?;
     let q = question(&name, params)?;
     if !queries::project_exists(&state.ctx.db, &name).await? {
         return Err(Error::ProjectNotFound(name));
@@ -252,8 +254,9 @@ pub struct IndexParams {
 pub async fn index(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    Query(params): Query<IndexParams>,
+    params: Result<Query<IndexParams>, QueryRejection>,
 ) -> Result<Json<IndexResult>, Error> {
+    let Query(params) = params.map_err(|e| Error::InvalidQuery(e.body_text()))?;
     if let Some(c) = &params.commit {
         check_commit(c)?;
     }
