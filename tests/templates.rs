@@ -96,6 +96,9 @@ async fn start() -> Stack {
         ),
         // Cold installs and builds of the heavier stacks on a busy 2-core machine.
         ("KILN_DEPLOYER__READINESS_TIMEOUT_SECS".into(), "90".into()),
+        // These tests are about building and deploying each stack; semantic search is tested
+        // elsewhere, and embedding every commit of thirteen stacks would only slow them.
+        ("KILN_RAG__DENSE".into(), "false".into()),
     ];
     Stack::start_with(env, env!("CARGO_BIN_EXE_kiln"), extra).await
 }

@@ -406,7 +406,8 @@ mod tests {
         let roots = [root.path().to_path_buf()];
         assert!(ImportUrl::parse(&format!("file://{}", inside.display()), &roots).is_ok());
         assert!(err("file:///etc", &roots).contains("outside"));
-        assert!(err(&format!("file://{}/../../etc", inside.display()), &roots).contains("outside"));
+        // `..` cannot climb out: the path is resolved before it is compared.
+        assert!(err(&format!("file://{}/../..", inside.display()), &roots).contains("outside"));
         assert!(err("https://h/a b", &[]).contains("spaces"));
     }
 

@@ -43,15 +43,27 @@ async fn the_server_keeps_to_its_openapi_document_for_every_role() {
     // No deployer runs beside this API: one that cannot remove anything answers app removals
     // (a 409 the document lists) instead of the 503 of an installation without a deployer.
     let nats = async_nats::connect(&api.env.nats_url).await.expect("nats");
-    let mut removals = nats
+    let removals = nats
         .subscribe(api.env.subjects().app_remove())
+        .await
+        .expect("subscribe");
+    // Likewise an indexer that knows no code answers search and indexing (a 409), and the
+    // knowledge route then reports that nothing was scanned (a 404).
+    let queries = nats
+        .subscribe(api.env.subjects().rag_query())
+        .await
+        .expect("subscribe");
+    let indexing = nats
+        .subscribe(api.env.subjects().rag_index())
         .await
         .expect("subscribe");
     let responder = tokio::spawn(async move {
         use futures::StreamExt;
-        while let Some(msg) = removals.next().await {
+        let mut requests =
+            futures::stream::select(removals, futures::stream::select(queries, indexing));
+        while let Some(msg) = requests.next().await {
             if let Some(reply) = msg.reply {
-                let body = serde_json::json!({"outcome": "failed", "reason": "a test deployer removes nothing"});
+                let body = serde_json::json!({"outcome": "failed", "reason": "a test stand-in does nothing"});
                 let _ = nats.publish(reply, body.to_string().into()).await;
             }
         }
