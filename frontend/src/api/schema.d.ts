@@ -1674,15 +1674,6 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The token's role is too weak, or a session mutation lacks its CSRF token */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
             /** @description No such project, or the commit could not be scanned yet (no indexer answered) */
             404: {
                 headers: {
