@@ -231,12 +231,8 @@ pub async fn knowledge(
     params: Result<Query<KnowledgeParams>, QueryRejection>,
 ) -> Result<Json<ProjectKnowledge>, Error> {
     let Query(params) = params.map_err(|e| Error::InvalidQuery(e.body_text()))?;
-    if let Some(c) = &params.commit
-        && (c.is_empty() || c.len() > 64 || !c.bytes().all(|b| b.is_ascii_hexdigit()))
-    {
-        return Err(Error::InvalidQuery(format!(
-            "commit must be a hexadecimal commit id, not {c:?}"
-        )));
+    if let Some(c) = &params.commit {
+        crate::search::check_commit(c)?;
     }
     if !queries::project_exists(&state.ctx.db, &name).await? {
         return Err(Error::ProjectNotFound(name));

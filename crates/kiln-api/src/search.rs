@@ -304,7 +304,9 @@ pub async fn index(
     }
 }
 
-fn check_commit(c: &str) -> Result<(), Error> {
+/// A commit named in a query string: a hexadecimal object id, nothing git could read as
+/// an option or a revision expression.
+pub(crate) fn check_commit(c: &str) -> Result<(), Error> {
     if c.is_empty() || c.len() > 64 || !c.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(Error::InvalidQuery(format!(
             "commit must be a hexadecimal commit id, not {c:?}"

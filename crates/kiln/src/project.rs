@@ -4,8 +4,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
-use serde_json::{Value, json};
+use serde_json::json;
 
 #[derive(clap::Subcommand, Debug)]
 pub enum Command {
@@ -61,19 +60,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             )
         }
     };
-    let resp = req
-        .bearer_auth(token)
-        .send()
-        .await
-        .with_context(|| format!("reaching the Kiln API at {api}"))?;
-    let status = resp.status();
-    let body: Value = resp.json().await.unwrap_or(Value::Null);
-    if !status.is_success() {
-        bail!(
-            "{status}: {}",
-            body["detail"].as_str().unwrap_or("no detail")
-        );
-    }
+    let body = crate::task::answer(req.bearer_auth(token), api).await?;
     match command {
         Command::Import { .. } => println!(
             "imported {} from {} ({} at {}, {} commits); indexing and the knowledge scan follow",

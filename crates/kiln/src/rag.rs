@@ -3,7 +3,6 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
 use serde_json::Value;
 
 #[derive(clap::Subcommand, Debug)]
@@ -84,19 +83,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             )
         }
     };
-    let resp = req
-        .bearer_auth(token)
-        .send()
-        .await
-        .with_context(|| format!("reaching the Kiln API at {api}"))?;
-    let status = resp.status();
-    let body: Value = resp.json().await.unwrap_or(Value::Null);
-    if !status.is_success() {
-        bail!(
-            "{status}: {}",
-            body["detail"].as_str().unwrap_or("no detail")
-        );
-    }
+    let body = crate::task::answer(req.bearer_auth(token), api).await?;
     if let Some(w) = body["warning"].as_str() {
         eprintln!("warning: {w}");
     }

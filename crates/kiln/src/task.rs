@@ -63,6 +63,24 @@ pub(crate) fn api_token() -> anyhow::Result<String> {
     }
 }
 
+/// Sends `req` to the API at `api` and returns its JSON answer, or the problem's detail as
+/// the error (`kiln rag`, `kiln project`).
+pub(crate) async fn answer(req: reqwest::RequestBuilder, api: &str) -> anyhow::Result<Value> {
+    let resp = req
+        .send()
+        .await
+        .with_context(|| format!("reaching the Kiln API at {api}"))?;
+    let status = resp.status();
+    let body: Value = resp.json().await.unwrap_or(Value::Null);
+    if !status.is_success() {
+        bail!(
+            "{status}: {}",
+            body["detail"].as_str().unwrap_or("no detail")
+        );
+    }
+    Ok(body)
+}
+
 pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
     let token = api_token()?;
     let mut headers = reqwest::header::HeaderMap::new();
