@@ -77,8 +77,8 @@ pub struct Indexer {
     git: Git,
     rag: Rag<EdgeStore>,
     config: Config,
-    /// Per collection: the commit it holds, behind a lock held for a whole sync.
-    heads: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<String>>>>>,
+    /// One lock per collection, held across a sync (and a question's search after it).
+    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Blobs found not indexable by content (binary, secret, ...): not read again.
     refused: Mutex<HashMap<String, SkipReason>>,
 }
@@ -90,7 +90,7 @@ impl Indexer {
             git: Git::new(),
             rag: Rag::new(EdgeStore::new(dir), dense),
             config,
-            heads: Mutex::new(HashMap::new()),
+            locks: Mutex::new(HashMap::new()),
             refused: Mutex::new(HashMap::new()),
         }
     }
@@ -99,8 +99,8 @@ impl Indexer {
         &self.rag
     }
 
-    fn head(&self, collection: &str) -> Arc<tokio::sync::Mutex<Option<String>>> {
-        self.heads
+    fn lock(&self, collection: &str) -> Arc<tokio::sync::Mutex<()>> {
+        self.locks
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .entry(collection.to_owned())
@@ -115,11 +115,9 @@ impl Indexer {
         collection: &str,
         commit: &str,
     ) -> Result<Synced, SyncError> {
-        let head = self.head(collection);
-        let mut head = head.lock().await;
-        let result = self.sync_locked(repo, collection, commit).await;
-        *head = result.as_ref().ok().map(|s| s.commit.clone());
-        result
+        let lock = self.lock(collection);
+        let _held = lock.lock().await;
+        self.sync_locked(repo, collection, commit).await
     }
 
     async fn sync_locked(
@@ -381,11 +379,11 @@ impl Indexer {
         let (repo, collection, commit) = self.resolve(cx, &q.project, q.commit.as_deref()).await?;
         // The lock spans the sync and the search: a question about another commit waits
         // instead of moving the collection under this one.
-        let head = self.head(&collection);
-        let mut held = head.lock().await;
-        let synced = self.sync_locked(&repo, &collection, &commit).await;
-        *held = synced.as_ref().ok().map(|s| s.commit.clone());
-        synced.map_err(|e| e.to_string())?;
+        let lock = self.lock(&collection);
+        let held = lock.lock().await;
+        self.sync_locked(&repo, &collection, &commit)
+            .await
+            .map_err(|e| e.to_string())?;
         let found = self
             .rag
             .search(&collection, q)
