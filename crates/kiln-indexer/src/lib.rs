@@ -27,9 +27,6 @@ use sqlx::PgConnection;
 /// Indexer settings are the `[rag]` section (`kiln_rag::Config`).
 pub use kiln_rag::Config;
 
-/// Files larger than this are not read for the knowledge scan (manifests are small).
-const KNOWLEDGE_MAX_BYTES: u64 = 256 * 1024;
-
 /// Blobs read from git per `cat-file --batch`.
 const READ_BATCH: usize = 256;
 
@@ -217,8 +214,8 @@ impl Indexer {
     }
 
     /// Scans `commit` into project knowledge (kiln-knowledge, with the repository's
-    /// `.kiln/project.toml` applied) and stores it, once per commit. Secrets are flagged by
-    /// path only; their content is never read into the scan.
+    /// `.kiln/project.toml` applied) and stores it, once per commit (`kiln-learn`). Secrets
+    /// are flagged by path only; their content is never read into the scan.
     pub async fn learn(
         &self,
         cx: &Ctx,
@@ -226,82 +223,10 @@ impl Indexer {
         repo: &std::path::Path,
         commit: &str,
     ) -> Result<bool, String> {
-        let Some(project_id) = kiln_store::knowledge::project_id(&cx.db, project)
+        kiln_learn::ensure(&cx.db, &self.git, project, repo, commit)
             .await
-            .map_err(|e| e.to_string())?
-        else {
-            return Ok(false);
-        };
-        if kiln_store::knowledge::has(&cx.db, project_id, commit)
-            .await
-            .map_err(|e| e.to_string())?
-        {
-            return Ok(false);
-        }
-        let listed = self
-            .git
-            .list_files(repo, commit)
-            .await
-            .map_err(|e| e.to_string())?;
-        let mut skipped: Vec<Option<&'static str>> = Vec::with_capacity(listed.len());
-        let mut wanted = Vec::new();
-        for (i, f) in listed.iter().enumerate() {
-            let verdict = if f.symlink {
-                FileVerdict::Skip(SkipReason::Symlink)
-            } else {
-                kiln_code::path_verdict(&f.path, f.size, KNOWLEDGE_MAX_BYTES)
-            };
-            match verdict {
-                FileVerdict::Skip(r) => skipped.push(Some(r.as_str())),
-                FileVerdict::Index => {
-                    skipped.push(None);
-                    wanted.push(i);
-                }
-            }
-        }
-        let mut texts: Vec<Option<String>> = vec![None; listed.len()];
-        for batch in wanted.chunks(READ_BATCH) {
-            let oids: Vec<String> = batch.iter().map(|&i| listed[i].oid.clone()).collect();
-            let blobs = self
-                .git
-                .read_blobs(repo, &oids)
-                .await
-                .map_err(|e| e.to_string())?;
-            for (&i, bytes) in batch.iter().zip(blobs) {
-                let Some(bytes) = bytes else { continue };
-                match kiln_code::content_verdict(&listed[i].path, &bytes) {
-                    FileVerdict::Index => {
-                        texts[i] = Some(String::from_utf8_lossy(&bytes).into_owned())
-                    }
-                    FileVerdict::Skip(r) => skipped[i] = Some(r.as_str()),
-                }
-            }
-        }
-        let subjects = self
-            .git
-            .subjects(repo, commit, 50)
-            .await
-            .map_err(|e| e.to_string())?;
-        let subjects: Vec<&str> = subjects.iter().map(String::as_str).collect();
-        let files: Vec<kiln_knowledge::ScanFile<'_>> = listed
-            .iter()
-            .enumerate()
-            .map(|(i, f)| kiln_knowledge::ScanFile {
-                path: &f.path,
-                size: f.size,
-                text: texts[i].as_deref(),
-                skipped: skipped[i],
-            })
-            .collect();
-        let knowledge = kiln_knowledge::scan_repository(&kiln_knowledge::ScanInput {
-            files: &files,
-            commit_subjects: &subjects,
-        });
-        let json = serde_json::to_value(&knowledge).map_err(|e| e.to_string())?;
-        kiln_store::knowledge::put(&cx.db, project_id, commit, &json)
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok(true)
+            .map(|learned| learned.is_some_and(|l| l.scanned))
+            .map_err(|e| kiln_runtime::harness::error_chain(&e))
     }
 
     /// The repository, collection and commit a request is about: `commit`, or the

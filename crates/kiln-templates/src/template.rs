@@ -23,6 +23,9 @@ pub enum Origin {
     Embedded,
     /// Loaded at runtime from this template folder.
     Directory(PathBuf),
+    /// Derived from what Kiln learned about a repository it did not write: commands and
+    /// toolchains only, nothing to render.
+    Project,
 }
 
 /// A validated template ready to render.
@@ -90,6 +93,16 @@ impl Template {
             });
         }
         Ok(rendered)
+    }
+
+    /// A recipe for a repository Kiln did not scaffold (see [`Origin::Project`]): the
+    /// stages run its commands exactly as they run a template's, and it renders no files.
+    pub fn for_project(manifest: Manifest) -> Self {
+        Self {
+            manifest,
+            origin: Origin::Project,
+            files: BTreeMap::new(),
+        }
     }
 
     /// The `requires` executables that are not on `PATH`, in manifest order.
