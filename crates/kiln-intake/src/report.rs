@@ -356,6 +356,7 @@ pub fn status_label(status: TaskStatus) -> &'static str {
         TaskStatus::Verifying => "verifying the deployment",
         TaskStatus::Paused => "paused",
         TaskStatus::Deployed => "deployed",
+        TaskStatus::Merged => "merged (nothing to deploy)",
         TaskStatus::Blocked => "blocked",
         TaskStatus::Failed => "failed",
         TaskStatus::Cancelled => "cancelled",

@@ -21,6 +21,9 @@ pub enum TaskStatus {
     /// Parked by the kill switch; resumes where it stopped when the pause is lifted.
     Paused,
     Deployed,
+    /// A change on a project without a deploy recipe: it passed the gate and is on the
+    /// project's main branch; nothing was deployed.
+    Merged,
     Blocked,
     Failed,
     Cancelled,
@@ -28,7 +31,7 @@ pub enum TaskStatus {
 }
 
 impl TaskStatus {
-    pub const ALL: [TaskStatus; 19] = [
+    pub const ALL: [TaskStatus; 20] = [
         TaskStatus::Queued,
         TaskStatus::Planning,
         TaskStatus::AwaitingClarification,
@@ -44,6 +47,7 @@ impl TaskStatus {
         TaskStatus::Verifying,
         TaskStatus::Paused,
         TaskStatus::Deployed,
+        TaskStatus::Merged,
         TaskStatus::Blocked,
         TaskStatus::Failed,
         TaskStatus::Cancelled,
@@ -67,6 +71,7 @@ impl TaskStatus {
             TaskStatus::Verifying => "verifying",
             TaskStatus::Paused => "paused",
             TaskStatus::Deployed => "deployed",
+            TaskStatus::Merged => "merged",
             TaskStatus::Blocked => "blocked",
             TaskStatus::Failed => "failed",
             TaskStatus::Cancelled => "cancelled",
@@ -83,6 +88,7 @@ impl TaskStatus {
         matches!(
             self,
             TaskStatus::Deployed
+                | TaskStatus::Merged
                 | TaskStatus::Blocked
                 | TaskStatus::Failed
                 | TaskStatus::Cancelled
@@ -120,7 +126,14 @@ mod tests {
             .collect();
         assert_eq!(
             terminal,
-            ["deployed", "blocked", "failed", "cancelled", "rolled_back"]
+            [
+                "deployed",
+                "merged",
+                "blocked",
+                "failed",
+                "cancelled",
+                "rolled_back"
+            ]
         );
     }
 }

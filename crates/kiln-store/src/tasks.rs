@@ -198,7 +198,7 @@ pub async fn set_status<'e>(
     let done = sqlx::query(
         "UPDATE tasks SET status = $2, status_reason = $3, updated_at = now(), \
          finished_at = CASE WHEN $4 THEN now() ELSE NULL END \
-         WHERE id = $1 AND status NOT IN ('deployed', 'blocked', 'failed', 'cancelled', 'rolled_back')",
+         WHERE id = $1 AND status NOT IN ('deployed', 'merged', 'blocked', 'failed', 'cancelled', 'rolled_back')",
     )
     .bind(id)
     .bind(status.as_str())

@@ -18,7 +18,14 @@ pub const SERVICES: [&str; 8] = [
     "api", "planner", "codegen", "tester", "reviewer", "gate", "deployer", "indexer",
 ];
 
-const TERMINAL: [&str; 5] = ["deployed", "blocked", "failed", "cancelled", "rolled_back"];
+const TERMINAL: [&str; 6] = [
+    "deployed",
+    "merged",
+    "blocked",
+    "failed",
+    "cancelled",
+    "rolled_back",
+];
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

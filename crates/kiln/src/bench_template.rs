@@ -227,7 +227,7 @@ async fn post_and_wait(api: u16, template: &str) -> anyhow::Result<Duration> {
             .await?;
         match task["status"].as_str().unwrap_or_default() {
             "deployed" => return Ok(started.elapsed()),
-            "blocked" | "failed" | "cancelled" | "rolled_back" => {
+            "merged" | "blocked" | "failed" | "cancelled" | "rolled_back" => {
                 bail!(
                     "the task ended {}: {}",
                     task["status"],

@@ -362,7 +362,16 @@ async fn kiln_up_locks_down_the_servers_it_starts() {
             .await
             .unwrap();
         let status = task["status"].as_str().unwrap_or_default();
-        if ["deployed", "blocked", "failed", "cancelled", "rolled_back"].contains(&status) {
+        if [
+            "deployed",
+            "merged",
+            "blocked",
+            "failed",
+            "cancelled",
+            "rolled_back",
+        ]
+        .contains(&status)
+        {
             break task;
         }
         assert!(

@@ -18,6 +18,7 @@ export const TASK_STATUSES = [
   'verifying',
   'paused',
   'deployed',
+  'merged',
   'blocked',
   'failed',
   'cancelled',
@@ -28,7 +29,7 @@ type Unlisted = Exclude<TaskStatus, (typeof TASK_STATUSES)[number]>;
 const everyStatusListed: [Unlisted] extends [never] ? true : Unlisted = true;
 void everyStatusListed;
 
-const TERMINAL: ReadonlySet<string> = new Set(['deployed', 'blocked', 'failed', 'cancelled', 'rolled_back']);
+const TERMINAL: ReadonlySet<string> = new Set(['deployed', 'merged', 'blocked', 'failed', 'cancelled', 'rolled_back']);
 
 export function isTerminal(status: string): boolean {
   return TERMINAL.has(status);
@@ -41,6 +42,7 @@ export function statusTone(status: string): Tone {
     case 'queued':
       return 'neutral';
     case 'deployed':
+    case 'merged':
       return 'success';
     case 'blocked':
       return 'warning';
