@@ -156,6 +156,41 @@ impl Git {
         Ok(())
     }
 
+    /// Fast-forwards `branch` to `sha` when `sha` descends from where the branch is now,
+    /// atomically (the ref moves only if nobody moved it meanwhile). Returns `false`, changing
+    /// nothing, when the branch has moved on to a commit `sha` does not contain: merging then
+    /// needs a person (or a rebase), never a silent overwrite. A branch already at `sha`, or
+    /// missing, counts as advanced.
+    pub async fn fast_forward(&self, bare: &Path, branch: &str, sha: &str) -> Result<bool, Error> {
+        check_branch_name(branch)?;
+        check_revision(sha)?;
+        let Some(current) = self.branch_head(bare, branch).await? else {
+            self.set_branch(bare, branch, sha).await?;
+            return Ok(true);
+        };
+        if current == sha {
+            return Ok(true);
+        }
+        let inv = Invocation::bare(bare).args(["merge-base", "--is-ancestor", &current, sha]);
+        let output = self.output(&inv).await?;
+        match output.status.code() {
+            Some(0) => {}
+            Some(1) => return Ok(false),
+            _ => return Err(inv.failed(output.status, &output.stderr)),
+        }
+        let refname = format!("refs/heads/{branch}");
+        let inv = Invocation::bare(bare).args([
+            "update-ref",
+            "-m",
+            "kiln: merged",
+            &refname,
+            sha,
+            &current,
+        ]);
+        let output = self.output(&inv).await?;
+        Ok(output.status.success())
+    }
+
     /// Resolves any revision (branch, sha, `main~1`) to a full commit sha, or `None` when it
     /// names no commit.
     pub async fn resolve_commit(&self, bare: &Path, rev: &str) -> Result<Option<String>, Error> {

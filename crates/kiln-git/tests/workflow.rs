@@ -514,3 +514,44 @@ async fn text_files_reads_every_text_file_in_one_pass_and_skips_binary_and_large
     let all = fx.git.text_files(&fx.bare, &sha, 10_000).await.unwrap();
     assert_eq!(all["big.txt"].len(), 5000, "the size limit is the caller's");
 }
+
+#[tokio::test]
+async fn fast_forward_moves_main_only_onto_a_descendant() {
+    let fx = Fixture::new().await;
+    let main = fx
+        .commit_on("main", &[("base.txt", b"base\n")], &[], "base")
+        .await;
+    let wd = fx.checkout("kiln/change").await;
+    wd.write_file("feature.txt", b"new\n", false).await.unwrap();
+    let change = wd.commit_all("change").await.unwrap().unwrap();
+    wd.push("kiln/change").await.unwrap();
+
+    // Someone else's change lands on main first: the task's change no longer contains it.
+    let other = fx
+        .commit_on("main", &[("other.txt", b"other\n")], &[], "other")
+        .await;
+    assert_ne!(other, main);
+    assert!(
+        !fx.git
+            .fast_forward(&fx.bare, "main", &change)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        fx.git.branch_head(&fx.bare, "main").await.unwrap(),
+        Some(other.clone()),
+        "a refused fast-forward changes nothing"
+    );
+
+    // A change on top of main fast-forwards it; doing it again is a no-op that succeeds.
+    let wd = fx.checkout("kiln/next").await;
+    wd.write_file("next.txt", b"next\n", false).await.unwrap();
+    let next = wd.commit_all("next").await.unwrap().unwrap();
+    wd.push("kiln/next").await.unwrap();
+    assert!(fx.git.fast_forward(&fx.bare, "main", &next).await.unwrap());
+    assert!(fx.git.fast_forward(&fx.bare, "main", &next).await.unwrap());
+    assert_eq!(
+        fx.git.branch_head(&fx.bare, "main").await.unwrap(),
+        Some(next)
+    );
+}
