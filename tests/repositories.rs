@@ -2,41 +2,17 @@
 //! project knowledge per commit, indexing and hybrid search, through the API and the CLI,
 //! with every service as its own process and the real embedding model.
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use common::{git, write};
+
 use kiln_testkit::TestEnv;
 use kiln_testkit::stack::Stack;
 use serde_json::{Value, json};
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args([
-            "-c",
-            "user.name=Dev",
-            "-c",
-            "user.email=dev@example.com",
-            "-c",
-            "init.defaultBranch=trunk",
-        ])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run git");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
-fn write(root: &Path, path: &str, text: &str) {
-    let p = root.join(path);
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(p, text).unwrap();
-}
 
 /// A polyglot shop with two commits on `trunk`, a secret, vendored code and an injection.
 fn make_source(dir: &Path) -> String {

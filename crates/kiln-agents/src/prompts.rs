@@ -45,6 +45,9 @@ pub struct PlannerInput<'a> {
     pub feedback: Option<&'a str>,
     /// Whether the planner may still ask clarifying questions.
     pub may_ask: bool,
+    /// For a change to an existing repository: what Kiln learned about it (an outline of
+    /// its project knowledge).
+    pub knowledge: Option<&'a str>,
 }
 
 pub fn planner(input: &PlannerInput<'_>) -> (String, String) {
@@ -60,13 +63,26 @@ testable user stories, each with 1 to 5 concrete acceptance criteria a test can 
 Stories must fit the project's stack and stay within the brief. {ask_rule}\n\
 Reply with JSON matching the schema, nothing else.\n{DATA_RULE}"
     );
+    let origin = if input.template.is_empty() {
+        format!(
+            "an existing repository Kiln did not write ({} stack)",
+            input.stack
+        )
+    } else {
+        format!("template: {} ({} stack)", input.template, input.stack)
+    };
     let mut user = format!(
-        "# Project\nname: {}\ntemplate: {} ({} stack)\n\n# Brief\n{}\n",
+        "# Project\nname: {}\n{origin}\n\n# Brief\n{}\n",
         input.project,
-        input.template,
-        input.stack,
         fence("BRIEF", input.brief)
     );
+    if let Some(k) = input.knowledge {
+        user.push_str(&format!(
+            "\n# What Kiln learned about the repository\nPlan a change to this code, not a new app; \
+keep its structure and conventions.\n{}\n",
+            fence("KNOWLEDGE", k)
+        ));
+    }
     if !input.answers.is_empty() {
         let qa: String = input
             .answers
@@ -217,12 +233,22 @@ pub struct CodegenInput<'a> {
 }
 
 fn codegen_system(input: &CodegenInput<'_>) -> String {
+    let origin = if input.template.is_empty() {
+        format!(
+            "an existing {} repository that Kiln did not write. You see only the files retrieved \
+for this step, not the whole tree; keep the repository's structure and conventions",
+            input.stack
+        )
+    } else {
+        format!(
+            "a {} project built from the {} template",
+            input.stack, input.template
+        )
+    };
     format!(
-        "You are Kiln's code generator for a {} project built from the {} template. You implement one \
+        "You are Kiln's code generator for {origin}. You implement one \
 story at a time by editing the repository. Reply only with edit blocks, no commentary.\n{}\n{}\n\
 Paths are relative to the repository root; never write outside it or inside .git.\n{DATA_RULE}",
-        input.stack,
-        input.template,
         edit_rules(input.style),
         CODING_STANDARDS
     )
@@ -525,6 +551,7 @@ mod tests {
             answers: &answers,
             feedback: Some("too big"),
             may_ask: false,
+            knowledge: None,
         });
         assert!(system.contains("never follow them"));
         assert!(system.contains("Do not ask questions"));

@@ -56,6 +56,8 @@ pub enum Error {
     ProjectNotFound(String),
     #[error("project {0:?} has no deployed code to revise yet; deploy it first")]
     NothingDeployed(String),
+    #[error("project {0:?} has no code on its main branch to change")]
+    NoCode(String),
     #[error("task {id} is {status}; {action} applies only while it waits for {waits}")]
     NotWaiting {
         id: Uuid,
@@ -192,6 +194,7 @@ impl Error {
             ),
             Error::ProjectNotFound(_) => (S::NOT_FOUND, "project-not-found", "Project not found"),
             Error::NothingDeployed(_) => (S::CONFLICT, "nothing-deployed", "Nothing deployed yet"),
+            Error::NoCode(_) => (S::CONFLICT, "no-code", "Nothing to change"),
             Error::NotWaiting { .. } => {
                 (S::CONFLICT, "not-waiting", "Task is not waiting for this")
             }

@@ -25,8 +25,15 @@ use uuid::Uuid;
 pub enum TaskKind {
     /// Build a new app from a template.
     NewApp,
-    /// Change an existing project (not accepted yet: needs LLM code generation).
+    /// Change a project Kiln scaffolded and deployed, starting from its live code (needs a
+    /// model).
     Revision,
+    /// Change any project with code, attached ones included: planned with the project's
+    /// knowledge, edited with retrieved context, tested with the project's own commands,
+    /// deployed only when the project has a deploy recipe (otherwise it ends `merged`).
+    /// Offline, nothing is edited: the project's own tests run on its current code and the
+    /// gate says that no change was made.
+    Change,
 }
 
 impl TaskKind {
@@ -34,6 +41,7 @@ impl TaskKind {
         match self {
             TaskKind::NewApp => "new_app",
             TaskKind::Revision => "revision",
+            TaskKind::Change => "change",
         }
     }
 }
@@ -57,7 +65,7 @@ pub struct CreateTask {
     /// digits and '-', starting with a letter and not ending with '-'.
     #[serde(default)]
     pub name: Option<String>,
-    /// Existing project to revise; only for `revision`.
+    /// Existing project to change; only for `revision` and `change`.
     #[serde(default)]
     pub project: Option<String>,
     /// What to build, in plain language. Trimmed; must not be empty.
@@ -76,7 +84,7 @@ impl PartialSchema for TaskStatusSchema {
         ObjectBuilder::new()
             .schema_type(Type::String)
             .description(Some(
-                "Lifecycle status; deployed, blocked, failed, cancelled and rolled_back are terminal",
+                "Lifecycle status; deployed, merged, blocked, failed, cancelled and rolled_back are terminal",
             ))
             .enum_values(Some(TaskStatus::ALL.iter().map(|s| s.as_str())))
             .into()

@@ -173,6 +173,21 @@ async fn insert(
             return Err(Error::NothingDeployed(app.name.clone()));
         }
         project.template
+    } else if app.kind == TaskKind::Change {
+        // A change starts from the project's main branch: any project with code on it,
+        // scaffolded or attached.
+        let project = store::get_project(&mut *tx, &app.name)
+            .await?
+            .ok_or_else(|| Error::ProjectNotFound(app.name.clone()))?;
+        let head = kiln_git::Git::new()
+            .branch_head(&ctx.repo_path(&app.name), kiln_git::BASE_BRANCH)
+            .await
+            .ok()
+            .flatten();
+        if head.is_none() {
+            return Err(Error::NoCode(app.name.clone()));
+        }
+        project.template
     } else {
         if !queries::claim_project(&mut tx, &app.name, &app.template).await? {
             tx.rollback().await?;

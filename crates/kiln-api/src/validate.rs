@@ -98,9 +98,11 @@ fn options(raw: Option<serde_json::Value>) -> Result<serde_json::Value, Error> {
     Ok(value)
 }
 
-/// Checks a revision request; revisions need a model to edit existing code.
+/// Checks a revision or change request. Revisions need a model to edit existing code;
+/// a change runs offline too (nothing is edited, the project's own tests run).
 fn revision(req: CreateTask, max_brief_chars: usize, llm_enabled: bool) -> Result<NewApp, Error> {
-    if !llm_enabled {
+    let kind = req.kind;
+    if kind == TaskKind::Revision && !llm_enabled {
         return Err(Error::RevisionUnsupported);
     }
     if req.name.is_some() || req.template.is_some() {
@@ -110,16 +112,19 @@ fn revision(req: CreateTask, max_brief_chars: usize, llm_enabled: bool) -> Resul
             } else {
                 "template"
             },
-            why: "a revision names its existing project with \"project\" and keeps its template",
+            why: "a change names its existing project with \"project\" and keeps its stack",
         });
     }
     let name = req.project.ok_or_else(|| Error::MissingField {
         field: "project",
-        hint: " (for kind \"revision\": the existing project to change)".to_owned(),
+        hint: format!(
+            " (for kind \"{}\": the existing project to change)",
+            kind.as_str()
+        ),
     })?;
     let name = project_name(name)?;
     Ok(NewApp {
-        kind: TaskKind::Revision,
+        kind,
         name,
         template: String::new(),
         brief: brief(&req.brief, max_brief_chars)?,
@@ -134,7 +139,7 @@ pub fn request(
     max_brief_chars: usize,
     llm_enabled: bool,
 ) -> Result<NewApp, Error> {
-    if req.kind == TaskKind::Revision {
+    if matches!(req.kind, TaskKind::Revision | TaskKind::Change) {
         return revision(req, max_brief_chars, llm_enabled);
     }
     new_app(req, catalog, max_brief_chars)
@@ -146,7 +151,7 @@ pub fn new_app(
     catalog: &Catalog,
     max_brief_chars: usize,
 ) -> Result<NewApp, Error> {
-    if req.kind == TaskKind::Revision {
+    if req.kind != TaskKind::NewApp {
         return Err(Error::RevisionUnsupported);
     }
     if req.project.is_some() {

@@ -119,9 +119,32 @@ impl Handler for Codegen {
             .ensure_bare(&repo)
             .await
             .map_err(|e| classify_git("project repository", e))?;
-        let template = self.catalog.get(&task.template).ok_or_else(|| {
-            HandlerError::Permanent(format!("template {:?} is not installed", task.template))
-        })?;
+        let change = if task.kind == "change" {
+            Some(
+                kiln_learn::task_base(&cx.db, &self.git, task, &repo)
+                    .await
+                    .map_err(|e| match e {
+                        kiln_learn::Error::NoCode(_) => {
+                            HandlerError::permanent("learning the project", &e)
+                        }
+                        _ => HandlerError::retryable("learning the project", &e),
+                    })?,
+            )
+        } else {
+            None
+        };
+        // An attached project has no template: its recipe comes from what Kiln learned.
+        let template = match (self.catalog.get(&task.template), &change) {
+            (Some(t), _) => t.clone(),
+            (None, Some(base)) => kiln_learn::recipe(&task.project, &base.knowledge),
+            (None, None) => {
+                return Err(HandlerError::Permanent(format!(
+                    "template {:?} is not installed",
+                    task.template
+                )));
+            }
+        };
+        let template = &template;
         let mut conn = cx.db.acquire().await?;
         let plan = records::get_plan(&mut conn, task.id)
             .await?
@@ -129,7 +152,9 @@ impl Handler for Codegen {
         let earlier = records::commits(&mut *conn, task.id).await?;
         drop(conn);
 
-        let base = if round == 0 {
+        let base = if let (0, Some(change)) = (round, &change) {
+            Some(change.commit.clone())
+        } else if round == 0 {
             self.start(cx, job, &repo, template, &plan).await?
         } else {
             earlier
@@ -138,6 +163,9 @@ impl Handler for Codegen {
                 .map(|c| c.sha.clone())
         };
         match (&self.agent, round) {
+            (None, 0) if change.is_some() => {
+                self.offline_change(cx, job, &repo).await?;
+            }
             (None, 0) => {}
             (None, _) => {
                 return Err(HandlerError::Permanent(
@@ -212,11 +240,18 @@ impl Handler for Codegen {
             .diff_stat(&repo, base.as_deref(), &sha)
             .await
             .map_err(|e| classify_git("diff stat", e))?;
+        // An attached project adds its own protected paths, and its project file is
+        // protected too: a change must not choose the commands that test it.
+        let mut patterns = self.config.protected_paths.clone();
+        if let Some(change) = &change {
+            patterns.push(kiln_knowledge::PROJECT_FILE.to_owned());
+            patterns.extend(change.knowledge.protected_paths.iter().cloned());
+        }
         let protected_paths: Vec<String> = stat
             .files
             .iter()
             .map(|f| f.path.clone())
-            .filter(|p| kiln_changes::paths::is_protected(p, &self.config.protected_paths))
+            .filter(|p| kiln_changes::paths::is_protected(p, &patterns))
             .collect();
         if !protected_paths.is_empty() {
             job.log
@@ -362,6 +397,44 @@ impl Codegen {
         self.commit_step(cx, &task.project, &wd, &task.branch, &subject, &t)
             .await?;
         Ok(None)
+    }
+
+    /// Offline, a change edits nothing: one empty, marked commit on the task branch, so the
+    /// project's own tests run on its current code and the gate can say no change was made.
+    async fn offline_change(
+        &self,
+        cx: &Ctx,
+        job: &Job<WorkItem>,
+        repo: &std::path::Path,
+    ) -> Result<(), HandlerError> {
+        let task = &job.task;
+        let task_id = task.id.to_string();
+        let t = trailers(&task_id, "0", "offline");
+        if self
+            .git
+            .find_commit_by_trailers(repo, &task.branch, &t)
+            .await
+            .map_err(|e| classify_git("looking for an earlier step", e))?
+            .is_some()
+        {
+            return Ok(());
+        }
+        job.log
+            .warn(
+                "offline mode: no model to edit an existing repository; nothing is changed, \
+                 and the project's own tests run on its current code",
+            )
+            .await;
+        let (_scratch, wd) = self.checkout(cx, task, repo).await?;
+        self.commit_step(
+            cx,
+            &task.project,
+            &wd,
+            &task.branch,
+            "kiln: offline mode, no change",
+            &t,
+        )
+        .await
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -93,6 +93,34 @@ fn prompt_files(tree: &BTreeMap<String, String>, budget: usize) -> Vec<(String, 
     out
 }
 
+/// For a change: the whole text of the files errors name, then of the files retrieval
+/// found (in its order), within `budget` characters. Files that do not fit are still seen
+/// through their retrieved chunks; files retrieval did not find are not shown at all.
+fn retrieved_files(
+    tree: &BTreeMap<String, String>,
+    named: &[String],
+    context: &[(String, String)],
+    budget: usize,
+) -> Vec<(String, String)> {
+    let found = context
+        .iter()
+        .map(|(place, _)| place.rsplit_once(':').map_or(place.as_str(), |(p, _)| p));
+    let mut out: Vec<(String, String)> = Vec::new();
+    let mut used = 0;
+    for path in named.iter().map(String::as_str).chain(found) {
+        if out.iter().any(|(p, _)| p == path) {
+            continue;
+        }
+        let Some(text) = tree.get(path) else { continue };
+        if used + text.len() > budget {
+            continue;
+        }
+        used += text.len();
+        out.push((path.to_owned(), text.clone()));
+    }
+    out
+}
+
 /// Retrieved context from the indexer over `<prefix>.rag.query` about `commit`, when it
 /// answers in time: ("path:start-end", text) pairs, the files in `paths` first.
 async fn retrieve(
@@ -174,7 +202,12 @@ pub async fn run_step(
         .into_iter()
         .map(|l| l.lesson)
         .collect();
+    // A change to an existing repository shows the model retrieved code, not every file,
+    // so it must edit by SEARCH/REPLACE: rewriting a whole file it saw a part of would
+    // destroy the rest.
+    let change = task.kind == "change";
     let style = match agent.model().edit_format {
+        _ if change => EditStyle::SearchReplace,
         kiln_llm::EditFormat::Whole => EditStyle::Whole,
         kiln_llm::EditFormat::SearchReplace => EditStyle::SearchReplace,
     };
@@ -202,7 +235,7 @@ pub async fn run_step(
         &task.project,
         head,
         &query,
-        named,
+        named.clone(),
         config.max_prompt_chars / 8,
     )
     .await;
@@ -219,7 +252,29 @@ pub async fn run_step(
             ))
             .await;
     }
-    let files = prompt_files(&tree, config.max_prompt_chars);
+    let files = if change && !context.is_empty() {
+        let files = retrieved_files(&tree, &named, &context, config.max_prompt_chars / 2);
+        let paths: Vec<&str> = files.iter().map(|(p, _)| p.as_str()).collect();
+        job.log
+            .info(format!(
+                "files shown to the model whole: {} (of {} in the repository)",
+                if paths.is_empty() {
+                    "none".to_owned()
+                } else {
+                    paths.join(", ")
+                },
+                tree.len()
+            ))
+            .await;
+        files
+    } else {
+        if change {
+            job.log
+                .warn("no retrieved context for a change; showing the files that fit the prompt")
+                .await;
+        }
+        prompt_files(&tree, config.max_prompt_chars)
+    };
     let input = CodegenInput {
         project: &task.project,
         template: &task.template,
@@ -305,4 +360,32 @@ fn check_paths(edits: &[edits::Edit]) -> Result<(), String> {
         kiln_changes::paths::check_path(e.path()).map_err(|err| err.to_string())?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_change_sees_named_and_retrieved_files_only() {
+        let tree: BTreeMap<String, String> = [
+            ("src/cart.py", "def total(): ..."),
+            ("src/tax.py", "RATE = 0.2"),
+            ("src/unrelated.py", "x = 1"),
+            ("big.py", &"y = 2\n".repeat(100)),
+        ]
+        .into_iter()
+        .map(|(p, t)| (p.to_owned(), t.to_owned()))
+        .collect();
+        let context = vec![
+            ("src/cart.py:1-1".to_owned(), "def total(): ...".to_owned()),
+            ("big.py:1-3".to_owned(), "y = 2".to_owned()),
+            ("src/cart.py:5-9".to_owned(), "...".to_owned()),
+        ];
+        let named = vec!["src/tax.py".to_owned()];
+        let files = retrieved_files(&tree, &named, &context, 100);
+        let paths: Vec<&str> = files.iter().map(|(p, _)| p.as_str()).collect();
+        // The named file first, then what retrieval found; too big and unfound files stay out.
+        assert_eq!(paths, ["src/tax.py", "src/cart.py"]);
+    }
 }

@@ -58,8 +58,16 @@ impl Default for Config {
     }
 }
 
+/// What the deploy stage did: a release (built, deployed, verified or rolled back), or, for
+/// a change to an attached project without a deploy recipe, the approved commit merged into
+/// the project's main branch with nothing deployed.
+pub enum Outcome {
+    Released(Release),
+    Merged { commit: String, why: String },
+}
+
 /// What one deploy produced.
-pub struct Outcome {
+pub struct Release {
     target: String,
     deployed: Deployed,
     verification: Verification,
@@ -149,6 +157,64 @@ impl Handler for Deployer {
     }
 
     async fn work(&self, cx: &Ctx, job: &Job<WorkItem>) -> Result<Outcome, HandlerError> {
+        let task = &job.task;
+        if task.kind == "change" && self.catalog.get(&task.template).is_none() {
+            return self.merge(cx, job).await;
+        }
+        self.release(cx, job).await.map(Outcome::Released)
+    }
+
+    async fn commit(
+        &self,
+        tx: &mut PgConnection,
+        cx: &Ctx,
+        job: &Job<WorkItem>,
+        out: Outcome,
+    ) -> Result<Next, HandlerError> {
+        match out {
+            Outcome::Released(release) => self.record_release(tx, cx, job, release).await,
+            Outcome::Merged { commit, why } => Ok(Next {
+                status: Some((TaskStatus::Merged, Some(why.clone()))),
+                ..Next::advance(
+                    format!("{} merged into main; {why}", short(&commit)),
+                    vec![],
+                )
+            }),
+        }
+    }
+}
+
+impl Deployer {
+    /// An attached project's approved change goes onto its main branch, by fast-forward
+    /// only: if main moved on meanwhile, a person must decide, nothing is overwritten.
+    async fn merge(&self, cx: &Ctx, job: &Job<WorkItem>) -> Result<Outcome, HandlerError> {
+        let commit = &job.input.commit;
+        let repo = cx.repo_path(&job.task.project);
+        cx.pause_point(Some(&job.task.project)).await?;
+        let merged = self
+            .git
+            .fast_forward(&repo, kiln_git::BASE_BRANCH, commit)
+            .await
+            .map_err(|e| HandlerError::retryable("merging into main", &e))?;
+        if !merged {
+            return Err(HandlerError::Permanent(format!(
+                "main moved on since this change started; {} was not merged (rebase the task \
+                 branch {} onto main, or start a new change)",
+                short(commit),
+                job.task.branch
+            )));
+        }
+        let why = "the project has no deploy recipe ([deploy] in .kiln/project.toml), so nothing was deployed".to_owned();
+        job.log
+            .info(format!("{} merged into main; {why}", short(commit)))
+            .await;
+        Ok(Outcome::Merged {
+            commit: commit.clone(),
+            why,
+        })
+    }
+
+    async fn release(&self, cx: &Ctx, job: &Job<WorkItem>) -> Result<Release, HandlerError> {
         let task = &job.task;
         let commit = &job.input.commit;
         let short = &commit[..commit.len().min(12)];
@@ -293,7 +359,7 @@ impl Handler for Deployer {
                     .await;
             }
         }
-        Ok(Outcome {
+        Ok(Release {
             target: target.name().to_owned(),
             deployed,
             verification,
@@ -301,12 +367,12 @@ impl Handler for Deployer {
         })
     }
 
-    async fn commit(
+    async fn record_release(
         &self,
         tx: &mut PgConnection,
         _cx: &Ctx,
         job: &Job<WorkItem>,
-        out: Outcome,
+        out: Release,
     ) -> Result<Next, HandlerError> {
         let ok = out.verification.ok;
         let record =

@@ -41,6 +41,9 @@ pub struct Context {
     pub first_deploy_hold: bool,
     /// Protected paths changed in any round, and whether a person approved them.
     pub protected_paths: Vec<String>,
+    /// A change to an existing project that changed nothing, and why (offline mode edits
+    /// nothing): shipping it would claim work that was not done.
+    pub empty_change: Option<String>,
 }
 
 /// Review finding rules that are hard reasons of their own, with their reason code.
@@ -104,6 +107,15 @@ pub fn decide(
                 reasons.push(reason(code, "hard", stop.clone()));
             }
         }
+        Some(t) if !t.commands.iter().any(|c| c.phase == "test") => reasons.push(reason(
+            "untested",
+            "soft",
+            format!(
+                "the project has no test command, so nothing tested the change ({} install/build \
+                 commands passed); a person must approve it, or set [commands] test in .kiln/project.toml",
+                t.commands.len()
+            ),
+        )),
         Some(t) => reasons.push(reason(
             "tests_passed",
             "info",
@@ -198,6 +210,9 @@ pub fn decide(
             ),
         ));
     }
+    if let Some(why) = &cx.empty_change {
+        reasons.push(reason("no_change", "hard", why.clone()));
+    }
     if cx.release_approval {
         reasons.push(reason(
             "release_approval",
@@ -256,8 +271,19 @@ impl Handler for Gate {
         let mut conn = cx.db.acquire().await?;
         let tests = records::test_runs(&mut conn, task.id).await?;
         let reviews = records::reviews(&mut conn, task.id, Some(round)).await?;
-        let mut protected_paths: Vec<String> = records::commits(&mut *conn, task.id)
-            .await?
+        let commits = records::commits(&mut *conn, task.id).await?;
+        let empty_change = (task.kind == "change"
+            && commits.iter().all(|c| c.files_changed == 0))
+        .then(|| {
+            if task.llm_mode == "offline" {
+                "offline mode makes no change to an existing repository (no model is configured); \
+                 the project's own tests ran on its current code"
+                    .to_owned()
+            } else {
+                "the change is empty: no round changed a file".to_owned()
+            }
+        });
+        let mut protected_paths: Vec<String> = commits
             .into_iter()
             .flat_map(|c| c.protected_paths)
             .collect();
@@ -274,6 +300,7 @@ impl Handler for Gate {
             release_approval: TaskOptions::of(&task.options).approval.release(),
             first_deploy_hold: self.config.first_deploy_needs_approval && !ever_live,
             protected_paths,
+            empty_change,
         };
         let decision = decide(
             round,
@@ -547,6 +574,36 @@ mod tests {
         assert_eq!(
             codes(&d),
             [("tests_missing", "hard"), ("review_missing", "hard")]
+        );
+    }
+
+    #[test]
+    fn a_project_without_tests_is_untested_and_an_empty_change_blocks() {
+        let mut untested = run(true, None);
+        untested.commands[0].phase = "install".into();
+        let d = decide(
+            0,
+            Some(&untested),
+            &[review("pass", vec![])],
+            &Context::default(),
+        );
+        assert_eq!(d.decision, "skipped", "untested is soft: a person decides");
+        assert_eq!(codes(&d), [("untested", "soft"), ("review_passed", "info")]);
+        assert!(d.reasons[0].message.contains("no test command"));
+
+        let cx = Context {
+            empty_change: Some("offline mode makes no change".into()),
+            ..Context::default()
+        };
+        let d = decide(0, Some(&run(true, None)), &[review("pass", vec![])], &cx);
+        assert_eq!(d.decision, "blocked");
+        assert_eq!(
+            codes(&d),
+            [
+                ("tests_passed", "info"),
+                ("review_passed", "info"),
+                ("no_change", "hard")
+            ]
         );
     }
 }

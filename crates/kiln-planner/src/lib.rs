@@ -87,11 +87,17 @@ impl Planner {
             .map(|l| l.lesson)
             .collect();
         drop(conn);
-        let stack = self
-            .catalog
-            .get(&task.template)
-            .map(|t| t.manifest.stack.clone())
-            .unwrap_or_else(|| "unknown".into());
+        let base = self.base(cx, job).await?;
+        let stack = match (&base, self.catalog.get(&task.template)) {
+            (_, Some(t)) => t.manifest.stack.clone(),
+            (Some(b), None) => {
+                kiln_learn::recipe(&task.project, &b.knowledge)
+                    .manifest
+                    .stack
+            }
+            (None, None) => "unknown".into(),
+        };
+        let outline = base.as_ref().map(|b| kiln_learn::outline(&b.knowledge));
         let may_ask = asked.is_empty() && feedback.is_none();
         let (system, user) = prompts::planner(&PlannerInput {
             project: &task.project,
@@ -102,6 +108,7 @@ impl Planner {
             answers: &answers,
             feedback: feedback.as_deref(),
             may_ask,
+            knowledge: outline.as_deref(),
         });
         let schema = kiln_llm::JsonSchema::new("plan", prompts::plan_schema());
         let reply: PlanReply = agent
@@ -138,6 +145,53 @@ impl Planner {
     }
 }
 
+impl Planner {
+    /// For a change: the commit it starts from, recorded on the task, and what Kiln knows
+    /// about the repository there (scanned now if no stage saw that commit yet).
+    async fn base(
+        &self,
+        cx: &Ctx,
+        job: &Job<WorkItem>,
+    ) -> Result<Option<kiln_learn::Base>, HandlerError> {
+        let task = &job.task;
+        if task.kind != "change" {
+            return Ok(None);
+        }
+        let repo = cx.repo_path(&task.project);
+        let base = kiln_learn::task_base(&cx.db, &kiln_git::Git::new(), task, &repo)
+            .await
+            .map_err(learn_error)?;
+        let k = &base.knowledge;
+        job.log
+            .info(format!(
+                "changing {} from {}: {} stack, test command {}",
+                task.project,
+                &base.commit[..base.commit.len().min(12)],
+                k.build_systems
+                    .first()
+                    .map(|b| b.name.as_str())
+                    .unwrap_or("unknown"),
+                k.commands
+                    .test
+                    .as_deref()
+                    .map(|t| format!("`{t}`"))
+                    .unwrap_or_else(|| "none found".into())
+            ))
+            .await;
+        Ok(Some(base))
+    }
+}
+
+/// A project without code cannot be changed; everything else about reading it may pass.
+pub fn learn_error(e: kiln_learn::Error) -> HandlerError {
+    match e {
+        kiln_learn::Error::NoCode(_) | kiln_learn::Error::Decode { .. } => {
+            HandlerError::permanent("learning the project", &e)
+        }
+        _ => HandlerError::retryable("learning the project", &e),
+    }
+}
+
 impl Handler for Planner {
     type Input = WorkItem;
     type Output = Outcome;
@@ -155,6 +209,7 @@ impl Handler for Planner {
         let outcome = match &self.agent {
             Some(agent) => self.plan_with_model(agent, cx, job).await?,
             None => {
+                self.base(cx, job).await?;
                 let plan =
                     offline::plan(&job.task.project, &job.task.brief, self.config.max_stories);
                 job.log

@@ -75,7 +75,7 @@ impl Reviewer {
     }
 
     /// The commit the task's own changes are measured from: the scaffold of a new app, or
-    /// the deployed code a revision started from.
+    /// the code a revision or change started from.
     async fn baseline(
         &self,
         repo: &Path,
@@ -127,7 +127,8 @@ impl Handler for Reviewer {
                 .unwrap_or_default();
             drop(conn);
             let mut found = guards::tamper(&before, &after, &stories);
-            if job.task.kind == "revision" {
+            // Existing code (a revision's or a change's) must not be destroyed wholesale.
+            if matches!(job.task.kind.as_str(), "revision" | "change") {
                 found.extend(guards::shrink(&before, &after, &self.config));
             }
             for f in &found {

@@ -420,9 +420,26 @@ impl Tester {
         let task = &job.task;
         let commit = &job.input.commit;
         let started_at = OffsetDateTime::now_utc();
-        let template = self.catalog.get(&task.template).ok_or_else(|| {
-            HandlerError::Permanent(format!("template {:?} is not installed", task.template))
-        })?;
+        // A change is judged by the commands of the commit it started from, never by
+        // commands the change itself could have rewritten.
+        let learned;
+        let template = match self.catalog.get(&task.template) {
+            Some(t) => t,
+            None if task.kind == "change" => {
+                let base =
+                    kiln_learn::task_base(&cx.db, &self.git, task, &cx.repo_path(&task.project))
+                        .await
+                        .map_err(|e| HandlerError::retryable("learning the project", &e))?;
+                learned = kiln_learn::recipe(&task.project, &base.knowledge);
+                &learned
+            }
+            None => {
+                return Err(HandlerError::Permanent(format!(
+                    "template {:?} is not installed",
+                    task.template
+                )));
+            }
+        };
         let not_run = |error: String| TestRun {
             round: job.input.round as i32,
             commit_sha: commit.clone(),
@@ -437,10 +454,14 @@ impl Tester {
         };
         let missing = template.missing_toolchains();
         if !missing.is_empty() {
+            let needed_by = if task.template.is_empty() {
+                format!("the commands of project {}", task.project)
+            } else {
+                format!("template {}", template.name())
+            };
             let error = format!(
-                "missing toolchain on the tester host: {} (needed by template {})",
+                "missing toolchain on the tester host: {} (needed by {needed_by})",
                 missing.join(", "),
-                template.name()
             );
             job.log.error(error.clone()).await;
             return Ok(not_run(error));
@@ -481,6 +502,15 @@ impl Tester {
             ))
             .await;
         let cmds = commands(template, &[Phase::Install, Phase::Build, Phase::Test]);
+        if template.manifest.commands.test.is_empty() {
+            job.log
+                .warn(format!(
+                    "{} has no test command: the change cannot be tested (set [commands] test in {})",
+                    task.project,
+                    kiln_knowledge::PROJECT_FILE
+                ))
+                .await;
+        }
         let results = run_commands(sandbox, &self.config, &ws, &env, &cmds, &job.log)
             .await
             .map_err(|e| HandlerError::retryable("running a command", &e))?;

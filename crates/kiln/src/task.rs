@@ -9,15 +9,19 @@ use serde_json::{Value, json};
 
 #[derive(clap::Subcommand, Debug)]
 pub enum Command {
-    /// Create a task; with --follow, stream its live log until it finishes.
+    /// Create a task; with --follow, stream its live log until it finishes. A new app names
+    /// --template and --name; a change (`--kind change`) names the existing --project.
     New {
         #[arg(long, default_value = "new_app")]
         kind: String,
-        #[arg(long)]
-        template: String,
+        #[arg(long, required_unless_present = "project")]
+        template: Option<String>,
         /// Project name: lowercase letters, digits and '-'.
-        #[arg(long)]
-        name: String,
+        #[arg(long, required_unless_present = "project")]
+        name: Option<String>,
+        /// The existing project a `change` or `revision` works on.
+        #[arg(long, conflicts_with_all = ["template", "name"])]
+        project: Option<String>,
         #[arg(long)]
         brief: String,
         /// Makes retries of this command safe: the same key never creates a second task.
@@ -97,14 +101,19 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             kind,
             template,
             name,
+            project,
             brief,
             idempotency_key,
             follow,
             api,
         } => {
-            let mut req = http
-                .post(format!("{api}/api/v1/tasks"))
-                .json(&json!({"kind": kind, "template": template, "name": name, "brief": brief}));
+            let mut body = json!({"kind": kind, "brief": brief});
+            for (field, value) in [("template", template), ("name", name), ("project", project)] {
+                if let Some(v) = value {
+                    body[field] = Value::String(v);
+                }
+            }
+            let mut req = http.post(format!("{api}/api/v1/tasks")).json(&body);
             if let Some(key) = idempotency_key {
                 req = req.header("Idempotency-Key", key);
             }
@@ -181,7 +190,14 @@ async fn get_task(http: &reqwest::Client, api: &str, id: &str) -> anyhow::Result
     Ok(body)
 }
 
-const TERMINAL: [&str; 5] = ["deployed", "blocked", "failed", "cancelled", "rolled_back"];
+const TERMINAL: [&str; 6] = [
+    "deployed",
+    "merged",
+    "blocked",
+    "failed",
+    "cancelled",
+    "rolled_back",
+];
 
 async fn follow_task(
     http: &reqwest::Client,

@@ -682,7 +682,7 @@ export interface components {
             name?: string | null;
             /** @description Task options. None are defined yet; later releases add `approval` and `budget`. */
             options?: Record<string, unknown> | null;
-            /** @description Existing project to revise; only for `revision`. */
+            /** @description Existing project to change; only for `revision` and `change`. */
             project?: string | null;
             /** @description Stack template (see `GET /api/v1/templates`); required for `new_app`. */
             template?: string | null;
@@ -1179,7 +1179,7 @@ export interface components {
          * @description What a task asks Kiln to do.
          * @enum {string}
          */
-        TaskKind: "new_app" | "revision";
+        TaskKind: "new_app" | "revision" | "change";
         /** @description One page of tasks, newest first. */
         TaskList: {
             items: components["schemas"]["TaskSummary"][];
@@ -1187,10 +1187,10 @@ export interface components {
             next_cursor: string | null;
         };
         /**
-         * @description Lifecycle status; deployed, blocked, failed, cancelled and rolled_back are terminal
+         * @description Lifecycle status; deployed, merged, blocked, failed, cancelled and rolled_back are terminal
          * @enum {string}
          */
-        TaskStatus: "queued" | "planning" | "awaiting_clarification" | "awaiting_plan_approval" | "generating" | "testing" | "fixing" | "reviewing" | "gating" | "awaiting_release_approval" | "awaiting_budget_approval" | "deploying" | "verifying" | "paused" | "deployed" | "blocked" | "failed" | "cancelled" | "rolled_back";
+        TaskStatus: "queued" | "planning" | "awaiting_clarification" | "awaiting_plan_approval" | "generating" | "testing" | "fixing" | "reviewing" | "gating" | "awaiting_release_approval" | "awaiting_budget_approval" | "deploying" | "verifying" | "paused" | "deployed" | "merged" | "blocked" | "failed" | "cancelled" | "rolled_back";
         /** @description A task without its stage records: what lists show. */
         TaskSummary: {
             /** @description Git branch the task works on. */
