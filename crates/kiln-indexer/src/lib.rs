@@ -19,7 +19,7 @@ use kiln_code::{FileVerdict, SkipReason};
 use kiln_contracts::rag::{RagAnswer, RagIndex, RagIndexReply, RagIndexed, RagQuery, RagReply};
 use kiln_contracts::{IndexRequest, Stage};
 use kiln_git::Git;
-use kiln_rag::{Dense, EdgeStore, Rag, SourceFile};
+use kiln_rag::{Dense, Rag, SourceFile, Store};
 use kiln_runtime::{Binding, Ctx, Handler, HandlerError, Job, Next, Shutdown};
 use kiln_store::records;
 use sqlx::PgConnection;
@@ -72,7 +72,7 @@ impl SyncError {
 /// What the indexer shares between its work consumer and its question answerer.
 pub struct Indexer {
     git: Git,
-    rag: Rag<EdgeStore>,
+    rag: Rag<Store>,
     config: Config,
     /// One lock per collection, held across a sync (and a question's search after it).
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
@@ -81,18 +81,19 @@ pub struct Indexer {
 }
 
 impl Indexer {
-    /// An indexer over Qdrant Edge shards in `dir`.
+    /// An indexer over the Qdrant server `[rag] url` names, else Qdrant Edge shards in
+    /// `[rag] dir` or `dir`.
     pub fn new(config: Config, dir: PathBuf, dense: Dense) -> Self {
         Self {
             git: Git::new(),
-            rag: Rag::new(EdgeStore::new(dir), dense),
+            rag: Rag::new(Store::from_config(&config, dir), dense),
             config,
             locks: Mutex::new(HashMap::new()),
             refused: Mutex::new(HashMap::new()),
         }
     }
 
-    pub fn rag(&self) -> &Rag<EdgeStore> {
+    pub fn rag(&self) -> &Rag<Store> {
         &self.rag
     }
 
@@ -537,6 +538,7 @@ pub async fn run(
         }
     }
     let indexer = Arc::new(Indexer::new(config, dir, dense));
+    tracing::info!(backend = %indexer.rag().store().describe(), "vector store");
     let queries = tokio::spawn(serve_requests(
         runtime.cx.clone(),
         indexer.clone(),

@@ -1,7 +1,8 @@
 //! The indexer against a real repository made by the test (git, history, several languages,
-//! files that must never be indexed), real NATS and Postgres, Qdrant Edge on disk and the real
-//! embedding model (installed by infra/scripts/setup.sh; KILN_RAG__MODEL_DIR and
-//! KILN_RAG__ORT_LIBRARY point at it).
+//! files that must never be indexed), real NATS and Postgres, Qdrant Edge on disk (or the
+//! testkit's stand-in Qdrant server, for the server path) and the real embedding model
+//! (installed by infra/scripts/setup.sh; KILN_RAG__MODEL_DIR and KILN_RAG__ORT_LIBRARY point
+//! at it).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -10,9 +11,10 @@ use std::time::Duration;
 
 use kiln_contracts::rag::{Mode, RagIndex, RagIndexReply, RagQuery, RagReply};
 use kiln_indexer::Indexer;
-use kiln_rag::{Config, Dense, VectorStore};
-use kiln_runtime::Runtime;
+use kiln_rag::{Config, Dense, Store, VectorStore};
+use kiln_runtime::{Runtime, Secret};
 use kiln_testkit::TestEnv;
+use kiln_testkit::qdrant::QdrantStandIn;
 use tokio_util::sync::CancellationToken;
 
 fn git(dir: &Path, args: &[&str]) -> String {
@@ -536,4 +538,49 @@ async fn an_index_cut_short_is_finished_by_the_next_sync_without_duplicates() {
         "complete again, with exactly its chunks"
     );
     assert_eq!(inv.len(), 7);
+}
+
+#[tokio::test]
+async fn answers_through_a_qdrant_server_when_one_is_configured() {
+    let qdrant = QdrantStandIn::start(Some("indexer-test-key")).await;
+    let mut config = model_config();
+    config.url = Some(qdrant.url().to_owned());
+    config.api_key = Some(Secret::new("indexer-test-key"));
+    let s = serve(config).await;
+    assert!(matches!(s.indexer.rag().store(), Store::Server(_)));
+    assert_eq!(
+        s.indexer.rag().store().describe(),
+        format!("qdrant server at {}", qdrant.url())
+    );
+    let subjects = s.env.subjects();
+    let RagReply::Answer(a) = ask(
+        &s.nats,
+        subjects.rag_query(),
+        &question("add an item to the cart", Some(&s.first)),
+    )
+    .await
+    else {
+        panic!("no answer")
+    };
+    assert_eq!(a.mode, Mode::Hybrid);
+    assert_eq!(a.files[0].path, "src/cart.rs", "{:?}", a.files);
+    assert!(a.snippets.iter().any(|sn| sn.text.contains("fn add_item")));
+
+    // The points are on the server, and nothing went to Qdrant Edge on disk.
+    let calls = qdrant.calls();
+    for rpc in ["collections.create", "points.upsert", "points.query"] {
+        assert!(calls.contains(&rpc), "{rpc} was never called: {calls:?}");
+    }
+    assert!(!s.env.data_path().join("rag").exists());
+    let collection = kiln_rag::collection_name(&s.env.prefix, "shop");
+    let inv = s
+        .indexer
+        .rag()
+        .store()
+        .inventory(&collection)
+        .await
+        .unwrap();
+    assert_eq!(inv.len(), 7);
+    assert!(inv.values().all(|f| f.complete() && f.dense), "{inv:?}");
+    s.finish().await;
 }

@@ -68,6 +68,11 @@ impl EdgeStore {
             .map_err(|e| StoreError::Backend(format!("edge task: {e}")))?
     }
 
+    /// Where the shards live.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// Flushes and forgets every open shard (their files stay).
     pub fn close(&self) {
         let mut shards = self.shards.lock().unwrap_or_else(|p| p.into_inner());

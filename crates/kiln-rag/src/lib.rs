@@ -1,24 +1,29 @@
 //! Retrieval of code context: syntax-aware chunks (`kiln-code`), dense vectors from a local
 //! all-MiniLM-L6-v2 (`embed`), BM25-style sparse vectors (`sparse`), stored in Qdrant Edge
-//! in-process (`edge`) behind the `VectorStore` trait (`store`), kept equal to a commit
+//! in-process (`edge`, the default) or on a Qdrant server over gRPC (`server`) behind the
+//! `VectorStore` trait (`store`; `backend::Store` picks one from `Config`), kept equal to a commit
 //! incrementally (`index`) and searched with fusion, boosts and a token budget (`search`).
 //!
 //! Without the model, everything still works sparse-only and says so (`Dense::Missing`).
 
+pub mod backend;
 pub mod edge;
 pub mod embed;
 pub mod index;
 pub mod search;
+pub mod server;
 pub mod sparse;
 pub mod store;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
+pub use backend::Store;
 pub use edge::EdgeStore;
 pub use embed::{EmbedError, Embedder};
 pub use index::{Applied, Dense, IndexError, Plan, Rag, SourceFile};
 pub use search::Found;
+pub use server::ServerStore;
 pub use store::{Mode, VectorStore};
 
 /// Retrieval settings (`[rag]`).
@@ -32,8 +37,17 @@ pub struct Config {
     /// The ONNX Runtime shared library (`libonnxruntime.so.1.32.0`), exported by the setup
     /// script as `KILN_RAG__ORT_LIBRARY`.
     pub ort_library: Option<PathBuf>,
-    /// Where Qdrant Edge keeps its shards; default `<data_dir>/rag`.
+    /// Where Qdrant Edge keeps its shards; default `<data_dir>/rag`. Unused with `url`.
     pub dir: Option<PathBuf>,
+    /// A Qdrant server's gRPC endpoint (`http://qdrant:6334`, port 6334, not the REST
+    /// port 6333); set, the collections live there instead of in Qdrant Edge in-process.
+    /// `KILN_RAG__URL`.
+    pub url: Option<String>,
+    /// The server's API key (`KILN_RAG__API_KEY`), sent as the `api-key` header; use TLS
+    /// (`https://`) when the server is not on a private network.
+    pub api_key: Option<kiln_runtime::Secret>,
+    /// Seconds a request to the server may take (connecting included).
+    pub timeout_secs: u64,
     /// Dense (semantic) retrieval; off, search is BM25-only (and the model is not loaded).
     pub dense: bool,
     /// Threads the embedding model may use.
@@ -50,6 +64,9 @@ impl Default for Config {
             model_dir: None,
             ort_library: None,
             dir: None,
+            url: None,
+            api_key: None,
+            timeout_secs: 30,
             dense: true,
             threads: 2,
             max_file_bytes: 512 * 1024,

@@ -7,6 +7,8 @@
 
 pub mod fake_llm;
 pub mod fakes;
+#[cfg(feature = "qdrant")]
+pub mod qdrant;
 pub mod ssh_host;
 pub mod stack;
 
