@@ -336,3 +336,58 @@ async fn an_existing_repository_is_imported_learned_indexed_and_searched() {
     assert!(audit.to_string().contains("shop-copy"), "{audit:#}");
     assert!(!audit.to_string().contains("hunter2"));
 }
+
+#[tokio::test]
+async fn with_a_qdrant_server_configured_search_goes_through_it() {
+    let env = TestEnv::new().await;
+    let root = env.data_path().join("sources");
+    make_source(&root.join("shop"));
+    let qdrant = kiln_testkit::qdrant::QdrantStandIn::start(Some("qdrant-test-key-0123")).await;
+    let stack = Stack::start_with(
+        env,
+        env!("CARGO_BIN_EXE_kiln"),
+        vec![
+            (
+                "KILN_API__IMPORT_ROOTS".into(),
+                format!("[\"{}\"]", root.display()),
+            ),
+            ("KILN_RAG__URL".into(), qdrant.url().to_owned()),
+            ("KILN_RAG__API_KEY".into(), "qdrant-test-key-0123".into()),
+        ],
+    )
+    .await;
+    let resp = stack
+        .http
+        .post(format!("{}/api/v1/projects", stack.api))
+        .json(&json!({"name": "shop", "import": {"url": format!("file://{}", root.join("shop").display()), "branch": "trunk"}}))
+        .send()
+        .await
+        .expect("import");
+    assert_eq!(resp.status().as_u16(), 201);
+    let found: Value = stack
+        .http
+        .get(format!("{}/api/v1/projects/shop/search", stack.api))
+        .query(&[
+            ("q", "how much does everything in the basket cost"),
+            ("k", "3"),
+        ])
+        .send()
+        .await
+        .expect("search")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(found["mode"], "hybrid", "{found:#}");
+    assert_eq!(found["files"][0]["path"], "src/cart.rs", "{found:#}");
+    let calls = qdrant.calls();
+    for rpc in ["points.upsert", "points.query"] {
+        assert!(
+            calls.contains(&rpc),
+            "the indexer used the server ({rpc}): {calls:?}"
+        );
+    }
+    assert!(
+        !stack.env.data_path().join("rag").exists(),
+        "nothing went to Qdrant Edge's shards"
+    );
+}
