@@ -335,15 +335,27 @@ export function projectKnowledge(over: Partial<ProjectKnowledgeView> = {}): Proj
 export function system(over: Partial<SystemView> = {}): SystemView {
   return {
     services: [
-      { service: 'api', replicas: [{ worker: 'api.1', started_at: '2026-11-20T23:00:00Z', last_seen: new Date().toISOString(), alive: true }] },
+      { service: 'api', replicas: [{ worker: 'api.1', started_at: '2026-11-20T23:00:00Z', last_seen: new Date().toISOString(), alive: true, warnings: [] }] },
       {
         service: 'codegen',
         replicas: [
-          { worker: 'codegen.1', started_at: '2026-11-20T23:00:00Z', last_seen: new Date().toISOString(), alive: true },
-          { worker: 'codegen.2', started_at: '2026-11-20T23:00:00Z', last_seen: '2026-11-20T23:01:00Z', alive: false },
+          { worker: 'codegen.1', started_at: '2026-11-20T23:00:00Z', last_seen: new Date().toISOString(), alive: true, warnings: [] },
+          { worker: 'codegen.2', started_at: '2026-11-20T23:00:00Z', last_seen: '2026-11-20T23:01:00Z', alive: false, warnings: [] },
         ],
       },
       { service: 'tester', replicas: [] },
+      {
+        service: 'indexer',
+        replicas: [
+          {
+            worker: 'indexer.1',
+            started_at: '2026-11-20T23:00:00Z',
+            last_seen: new Date().toISOString(),
+            alive: true,
+            warnings: ['dense retrieval is off, results are BM25 only: the embedding model file /m/model.onnx is missing'],
+          },
+        ],
+      },
     ],
     stages: [
       { stage: 'plan', consumer: 'plan', pending: 0, ack_pending: 0, redelivered: 0 },

@@ -69,6 +69,9 @@ pub struct ReplicaView {
     pub last_seen: OffsetDateTime,
     /// Whether a beat arrived within three beat intervals.
     pub alive: bool,
+    /// What the replica cannot do as configured, e.g. `dense retrieval is off, results are
+    /// BM25 only: the embedding model file ... is missing`.
+    pub warnings: Vec<String>,
 }
 
 /// Queue figures of one stage's durable consumer; null figures mean the consumer does not
@@ -118,6 +121,7 @@ struct Beat {
     started_at: String,
     beat_secs: u64,
     last_seen: OffsetDateTime,
+    warnings: Vec<String>,
 }
 
 /// A heartbeat as `kiln_runtime` publishes it.
@@ -128,6 +132,8 @@ struct BeatMessage {
     #[serde(default)]
     started_at: String,
     beat_secs: u64,
+    #[serde(default)]
+    warnings: Vec<String>,
 }
 
 /// The last beat of every worker, by (service, worker).
@@ -151,6 +157,7 @@ impl Heartbeats {
                 started_at: beat.started_at,
                 beat_secs: beat.beat_secs.max(1),
                 last_seen: now,
+                warnings: beat.warnings,
             },
         );
     }
@@ -181,6 +188,7 @@ impl Heartbeats {
                     started_at: beat.started_at.clone(),
                     last_seen: beat.last_seen,
                     alive: now - beat.last_seen <= horizon,
+                    warnings: beat.warnings.clone(),
                 });
         }
         services

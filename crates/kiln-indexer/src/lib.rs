@@ -537,6 +537,9 @@ pub async fn run(
             tracing::warn!(reason = %why, "embedding model unavailable: retrieval is sparse-only")
         }
     }
+    if let Some(w) = dense.warning() {
+        runtime.cx.warnings.set("rag.dense", w);
+    }
     let indexer = Arc::new(Indexer::new(config, dir, dense));
     tracing::info!(backend = %indexer.rag().store().describe(), "vector store");
     let queries = tokio::spawn(serve_requests(

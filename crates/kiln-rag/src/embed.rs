@@ -67,13 +67,12 @@ impl std::fmt::Debug for Embedder {
 }
 
 impl Embedder {
-    /// Loads the model in `dir` on the ONNX Runtime library at `runtime`, with `threads`
-    /// intra-op threads.
-    pub fn load(
-        dir: Option<&Path>,
-        runtime: Option<&Path>,
-        threads: usize,
-    ) -> Result<Self, EmbedError> {
+    /// Checks that every file the model and the runtime need is there, without loading
+    /// anything (cheap enough for `kiln up` to say what is missing before it starts).
+    pub fn check<'a>(
+        dir: Option<&'a Path>,
+        runtime: Option<&'a Path>,
+    ) -> Result<(&'a Path, &'a Path), EmbedError> {
         let dir = dir.ok_or(EmbedError::NoModelDir)?;
         let runtime = runtime.ok_or(EmbedError::NoRuntime)?;
         for name in MODEL_FILES {
@@ -85,6 +84,17 @@ impl Embedder {
         if !runtime.is_file() {
             return Err(EmbedError::MissingFile(runtime.to_path_buf()));
         }
+        Ok((dir, runtime))
+    }
+
+    /// Loads the model in `dir` on the ONNX Runtime library at `runtime`, with `threads`
+    /// intra-op threads.
+    pub fn load(
+        dir: Option<&Path>,
+        runtime: Option<&Path>,
+        threads: usize,
+    ) -> Result<Self, EmbedError> {
+        let (dir, runtime) = Self::check(dir, runtime)?;
         let read = |name: &str| {
             let path = dir.join(name);
             std::fs::read(&path).map_err(|source| EmbedError::Read { path, source })

@@ -76,6 +76,19 @@ impl Default for Config {
 }
 
 impl Config {
+    /// Why dense retrieval will not be available, checked from the files alone; `None`
+    /// when everything the model needs is in place.
+    pub fn dense_warning(&self) -> Option<String> {
+        let why = if !self.dense {
+            "dense retrieval is turned off ([rag] dense = false)".to_owned()
+        } else {
+            Embedder::check(self.model_dir.as_deref(), self.ort_library.as_deref())
+                .err()?
+                .to_string()
+        };
+        Dense::Missing(why).warning()
+    }
+
     /// Loads the model, or says why it cannot (retrieval then runs sparse-only).
     pub fn dense(&self) -> Dense {
         if !self.dense {

@@ -33,6 +33,8 @@ async fn health(State(cx): State<Arc<Ctx>>) -> impl IntoResponse {
         "worker": cx.worker,
         "nats": if nats { "connected" } else { "disconnected" },
         "database": if database { "ok" } else { "unreachable" },
+        // Degraded features, not failures: the replica works, without them.
+        "warnings": cx.warnings.list(),
     });
     let code = if ok {
         StatusCode::OK

@@ -85,7 +85,40 @@ pub struct Ctx {
     pub config: HarnessConfig,
     /// The pause flags as this process last read them (decisions re-read Postgres).
     pub pause: control::PauseView,
+    /// What this replica cannot do as configured (e.g. dense retrieval without its model):
+    /// it keeps working, and says so in `/health` and in its heartbeats.
+    pub warnings: Warnings,
     relay: RelayHandle,
+}
+
+/// A replica's standing warnings, by topic; setting a topic again replaces its message.
+#[derive(Debug, Clone, Default)]
+pub struct Warnings(Arc<std::sync::Mutex<std::collections::BTreeMap<String, String>>>);
+
+impl Warnings {
+    pub fn set(&self, topic: &str, message: impl Into<String>) {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(topic.to_owned(), message.into());
+    }
+
+    pub fn clear(&self, topic: &str) {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(topic);
+    }
+
+    /// Every message, in topic order.
+    pub fn list(&self) -> Vec<String> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect()
+    }
 }
 
 impl Ctx {
@@ -206,6 +239,7 @@ impl Runtime {
             service,
             worker,
             metrics,
+            warnings: Warnings::default(),
             config: HarnessConfig {
                 concurrency: rc.concurrency,
                 ack_wait_secs: rc.ack_wait_secs,
@@ -274,7 +308,7 @@ pub async fn serve_stage<H: Handler>(
 /// Seconds between liveness beats; a replica silent for three beats is considered gone.
 pub const HEARTBEAT_SECS: u64 = 5;
 
-/// Publishes `{service, worker, started_at, beat_secs}` on `<prefix>.heartbeat.<service>`
+/// Publishes `{service, worker, started_at, beat_secs, warnings}` on `<prefix>.heartbeat.<service>`
 /// so the API can show which replicas of which services are alive.
 async fn heartbeat(cx: Arc<Ctx>, stop: CancellationToken) {
     let started_at = time::OffsetDateTime::now_utc()
@@ -292,6 +326,7 @@ async fn heartbeat(cx: Arc<Ctx>, stop: CancellationToken) {
             "worker": cx.worker,
             "started_at": started_at,
             "beat_secs": HEARTBEAT_SECS,
+            "warnings": cx.warnings.list(),
         });
         if let Err(e) = cx
             .nats

@@ -228,6 +228,12 @@ async fn run(
     pool.close().await;
     let sign_in = sign_in?;
 
+    // Retrieval works without the embedding model, BM25-only; say so before anything runs.
+    let rag: kiln_rag::Config = kiln_runtime::config::Loader::new(config).section("rag")?;
+    if let Some(why) = rag.dense_warning() {
+        say("kiln", &format!("warning: {why}"));
+    }
+
     let exe = std::env::current_exe().context("locating the kiln binary")?;
     let scale: HashMap<Service, usize> = args.scale.iter().copied().collect();
     let mut env = vec![

@@ -527,3 +527,69 @@ async fn kiln_up_creates_one_admin_token_and_shows_it_once() {
     assert_eq!(token.role, kiln_store::auth::Role::Admin);
     drop(up);
 }
+
+/// Without the embedding model (or its runtime), `kiln up` says so before it starts
+/// anything, every service still comes up, and the indexer reports the missing file in its
+/// heartbeats (`/api/v1/system`) while retrieval runs BM25-only.
+#[tokio::test]
+async fn kiln_up_without_the_embedding_model_warns_and_runs_sparse_only() {
+    let env = kiln_testkit::TestEnv::new().await;
+    let data = env.data_path().join("data");
+    let missing = env.data_path().join("no-model-here");
+    let missing_str = missing.display().to_string();
+    let vars = [
+        ("KILN_DATABASE_URL", env.db_url.as_str()),
+        ("KILN_NATS_URL", env.nats_url.as_str()),
+        ("KILN_RAG__MODEL_DIR", missing_str.as_str()),
+        ("KILN_RAG__DENSE", "true"),
+    ];
+    let mut up = Up::start_with(&data, &env.prefix, false, &vars);
+    let warned = up.wait_for_line("warning: dense retrieval is off", Duration::from_secs(60));
+    assert!(
+        warned.contains(&format!("{missing_str}/model.onnx")) && warned.contains("setup.sh"),
+        "the warning names the missing file and the fix: {warned}"
+    );
+    let secret = first_sign_in(&mut up, &data);
+    let api_line = up.wait_for_line("  API        http://", Duration::from_secs(1));
+    let base = after(&api_line, "API        ")
+        .trim_end_matches("/api/v1/tasks")
+        .to_owned();
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let warnings = loop {
+        let system: serde_json::Value = http
+            .get(format!("{base}/api/v1/system"))
+            .bearer_auth(&secret)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let indexer = system["services"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|s| s["service"] == "indexer")
+            .and_then(|s| s["replicas"].as_array().and_then(|r| r.first()).cloned());
+        if let Some(w) = indexer
+            .as_ref()
+            .and_then(|r| r["warnings"].as_array())
+            .filter(|w| !w.is_empty())
+        {
+            break w.clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no indexer warning in {system:#}\n{}",
+            up.output().join("\n")
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert!(
+        warnings[0]
+            .as_str()
+            .is_some_and(|w| w.contains("BM25 only") && w.contains("model.onnx")),
+        "{warnings:?}"
+    );
+}

@@ -965,6 +965,11 @@ export interface components {
             last_seen: string;
             /** @description When the process started (RFC 3339, as the replica reported it). */
             started_at: string;
+            /**
+             * @description What the replica cannot do as configured, e.g. `dense retrieval is off, results are
+             *     BM25 only: the embedding model file ... is missing`.
+             */
+            warnings: string[];
             /** @description Worker name, e.g. `codegen.2`. */
             worker: string;
         };

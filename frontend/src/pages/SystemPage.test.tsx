@@ -14,6 +14,8 @@ describe('System page', () => {
     expect(within(codegen).getByText('1/2 alive')).toBeInTheDocument();
     expect(within(codegen).getByText('codegen.2').parentElement).toHaveTextContent('not responding');
     expect(within(screen.getByTestId('service-tester')).getByText('no replica')).toBeInTheDocument();
+    // A replica that works without a feature says which and why.
+    expect(screen.getByTestId('service-indexer')).toHaveTextContent('indexer.1: dense retrieval is off, results are BM25 only');
 
     const stage = screen.getByTestId('stage-codegen');
     expect(within(stage).getAllByRole('cell').slice(0, 3).map((c) => c.textContent)).toEqual(['4', '2', '1']);

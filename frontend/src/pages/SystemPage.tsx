@@ -266,6 +266,13 @@ function Services({ system }: { system: SystemView }) {
                   </li>
                 ))}
               </ul>
+              {s.replicas
+                .flatMap((r) => r.warnings.map((w) => ({ worker: r.worker, warning: w })))
+                .map(({ worker, warning }) => (
+                  <p key={`${worker}-${warning}`} className="basis-full text-xs text-amber-700 dark:text-amber-400">
+                    {worker}: {warning}
+                  </p>
+                ))}
             </li>
           );
         })}
