@@ -11,3 +11,7 @@ ALTER TABLE tasks ADD CONSTRAINT tasks_status_check CHECK (status IN (
     'awaiting_release_approval', 'awaiting_budget_approval', 'deploying',
     'verifying', 'paused', 'deployed', 'merged', 'blocked', 'failed', 'cancelled',
     'rolled_back'));
+
+-- Project settings given through the API (`PUT /api/v1/projects/{name}/settings`): the same
+-- overrides as a checked-in .kiln/project.toml, applied on top of it.
+ALTER TABLE projects ADD COLUMN settings jsonb;

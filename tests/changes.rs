@@ -271,6 +271,59 @@ async fn offline_a_change_runs_the_projects_own_tests_and_says_nothing_was_chang
     assert_eq!(task["status"], "blocked", "{task:#}");
     assert!(has_reason(&task, "untested", "soft"), "{task:#}");
     assert!(!has_reason(&task, "tests_passed", "info"), "{task:#}");
+
+    // Project settings through the API give it a test command: validated, audited,
+    // applied on top of what was detected, and used by the next change.
+    let put = |body: Value| {
+        let (http, api) = (stack.http.clone(), stack.api.clone());
+        async move {
+            let resp = http
+                .put(format!("{api}/api/v1/projects/notes/settings"))
+                .json(&body)
+                .send()
+                .await
+                .expect("put settings");
+            let status = resp.status().as_u16();
+            (status, resp.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let (status, body) = put(json!({"comands": {"test": "true"}})).await;
+    assert_eq!(status, 422, "{body:#}");
+    assert!(
+        body["detail"].as_str().unwrap_or("").contains("comands"),
+        "{body:#}"
+    );
+    let (status, body) = put(json!({"ignore": ["**"]})).await;
+    assert_eq!(status, 422, "{body:#}");
+    let (status, body) = put(json!({"commands": {"test": "grep -q Shopping notes.txt"}})).await;
+    assert_eq!(status, 200, "{body:#}");
+    let knowledge: Value = stack
+        .http
+        .get(format!("{}/api/v1/projects/notes/knowledge", stack.api))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        knowledge["knowledge"]["commands"]["test"], "grep -q Shopping notes.txt",
+        "{knowledge:#}"
+    );
+    assert!(
+        knowledge["knowledge"]["overridden"]
+            .as_array()
+            .is_some_and(|o| o.iter().any(|f| f == "commands.test")),
+        "{knowledge:#}"
+    );
+    let again = change(&stack, "notes", "Sort the list").await;
+    let task = stack.wait_finished(&again, FINISH).await;
+    assert!(has_reason(&task, "tests_passed", "info"), "{task:#}");
+    assert!(!has_reason(&task, "untested", "soft"), "{task:#}");
+    assert_eq!(
+        task["test_runs"][0]["commands"][0]["command"], "grep -q Shopping notes.txt",
+        "{task:#}"
+    );
 }
 
 fn plan() -> Say {

@@ -87,6 +87,17 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
     ),
     (
         Method::GET,
+        "/api/v1/projects/{name}/settings",
+        R(Role::Viewer),
+    ),
+    // Settings choose the commands that test a project's changes: an operator's decision.
+    (
+        Method::PUT,
+        "/api/v1/projects/{name}/settings",
+        R(Role::Operator),
+    ),
+    (
+        Method::GET,
         "/api/v1/projects/{name}/memory",
         R(Role::Viewer),
     ),

@@ -58,6 +58,8 @@ pub enum Error {
     NothingDeployed(String),
     #[error("project {0:?} has no code on its main branch to change")]
     NoCode(String),
+    #[error("invalid project settings: {0}")]
+    InvalidSettings(String),
     #[error("task {id} is {status}; {action} applies only while it waits for {waits}")]
     NotWaiting {
         id: Uuid,
@@ -195,6 +197,11 @@ impl Error {
             Error::ProjectNotFound(_) => (S::NOT_FOUND, "project-not-found", "Project not found"),
             Error::NothingDeployed(_) => (S::CONFLICT, "nothing-deployed", "Nothing deployed yet"),
             Error::NoCode(_) => (S::CONFLICT, "no-code", "Nothing to change"),
+            Error::InvalidSettings(_) => (
+                S::UNPROCESSABLE_ENTITY,
+                "invalid-settings",
+                "Invalid project settings",
+            ),
             Error::NotWaiting { .. } => {
                 (S::CONFLICT, "not-waiting", "Task is not waiting for this")
             }

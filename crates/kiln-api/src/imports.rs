@@ -247,21 +247,134 @@ pub async fn knowledge(
             .ok()
             .flatten(),
     };
-    let mut stored = kiln_store::knowledge::get(&state.ctx.db, &name, commit.as_deref()).await?;
-    if stored.is_none()
-        && let Some(head) = &commit
-    {
-        ask_index(&state, &name, head).await;
-        stored = kiln_store::knowledge::get(&state.ctx.db, &name, Some(head)).await?;
-    }
-    let stored = stored.ok_or_else(|| Error::NoKnowledge(name.clone()))?;
+    let commit = commit.ok_or_else(|| Error::NoKnowledge(name.clone()))?;
+    let learned = kiln_learn::ensure(
+        &state.ctx.db,
+        &kiln_git::Git::new(),
+        &name,
+        &state.ctx.repo_path(&name),
+        &commit,
+    )
+    .await
+    .map_err(|e| match e {
+        kiln_learn::Error::Store(e) => Error::Store(e),
+        other => {
+            tracing::info!(error = %kiln_runtime::harness::error_chain(&other), "no knowledge");
+            Error::NoKnowledge(name.clone())
+        }
+    })?
+    .ok_or_else(|| Error::ProjectNotFound(name.clone()))?;
+    let scanned_at = kiln_store::knowledge::get(&state.ctx.db, &name, Some(&commit))
+        .await?
+        .map(|s| s.scanned_at)
+        .unwrap_or_else(time::OffsetDateTime::now_utc);
     Ok(Json(ProjectKnowledge {
         project: name,
-        commit: stored.commit,
-        scanned_at: stored
-            .scanned_at
+        commit,
+        scanned_at: scanned_at
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default(),
-        knowledge: stored.knowledge,
+        knowledge: serde_json::to_value(&learned.knowledge).unwrap_or_default(),
+    }))
+}
+
+/// A project's settings: the overrides of `.kiln/project.toml`, given through the API.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ProjectSettings {
+    pub project: String,
+    /// `commands` (`install`, `build`, `test`, `lint`, `run`; `""` means none), `summary`,
+    /// `frameworks`, `entry_points`, `deploy`, `protected_paths`; `null` when none are set.
+    #[schema(value_type = Option<Object>, required = true)]
+    pub settings: Option<serde_json::Value>,
+}
+
+/// Show a project's settings.
+#[utoipa::path(
+    get,
+    path = "/api/v1/projects/{name}/settings",
+    tag = "catalog",
+    params(("name" = String, Path, description = "Project name")),
+    responses(
+        (status = 200, description = "The settings", body = ProjectSettings),
+        (status = 404, description = "No such project", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[instrument(skip_all, fields(project = %name))]
+pub async fn get_settings(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<ProjectSettings>, Error> {
+    if !queries::project_exists(&state.ctx.db, &name).await? {
+        return Err(Error::ProjectNotFound(name));
+    }
+    let settings = kiln_store::knowledge::settings(&state.ctx.db, &name).await?;
+    Ok(Json(ProjectSettings {
+        project: name,
+        settings,
+    }))
+}
+
+/// Replace a project's settings. They override what Kiln detected and what the
+/// repository's `.kiln/project.toml` says, for every commit, from the next stage that reads
+/// them; `{}` clears them.
+#[utoipa::path(
+    put,
+    path = "/api/v1/projects/{name}/settings",
+    tag = "catalog",
+    params(("name" = String, Path, description = "Project name")),
+    request_body(content = Object, description = "The fields of .kiln/project.toml as JSON, without `ignore`"),
+    responses(
+        (status = 200, description = "Stored", body = ProjectSettings),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such project", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body larger than the limit", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An unknown field or an invalid value, named", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[instrument(skip_all, fields(project = %name))]
+pub async fn put_settings(
+    State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<ProjectSettings>, Error> {
+    crate::tasks::check_content_type(&headers)?;
+    let body = body.map_err(|r| crate::tasks::body_error(r, state.config.max_body_bytes))?;
+    let value: serde_json::Value =
+        serde_json::from_slice(&body).map_err(|e| Error::MalformedJson(e.to_string()))?;
+    if !value.is_object() {
+        return Err(Error::InvalidSettings(
+            "settings must be a JSON object".into(),
+        ));
+    }
+    let overrides = kiln_knowledge::parse_project_json(&value.to_string())
+        .map_err(|e| Error::InvalidSettings(e.to_string()))?;
+    if !overrides.ignore.is_empty() {
+        return Err(Error::InvalidSettings(
+            "`ignore`: what is indexed is decided by the repository's own .kiln/project.toml, \
+             not by settings"
+                .into(),
+        ));
+    }
+    let stored = value
+        .as_object()
+        .is_some_and(|o| !o.is_empty())
+        .then_some(value);
+    let mut tx = state.ctx.db.begin().await?;
+    if !kiln_store::knowledge::set_settings(&mut *tx, &name, stored.as_ref()).await? {
+        return Err(Error::ProjectNotFound(name));
+    }
+    audit::append(
+        &mut *tx,
+        &who.audit("project.settings", &name)
+            .detail(serde_json::json!({ "settings": stored })),
+    )
+    .await?;
+    tx.commit().await.map_err(kiln_store::Error::from)?;
+    Ok(Json(ProjectSettings {
+        project: name,
+        settings: stored,
     }))
 }

@@ -205,6 +205,10 @@ pub fn router(state: AppState) -> Router {
             get(projects::list_projects).post(imports::create_project),
         )
         .route("/api/v1/projects/{name}/knowledge", get(imports::knowledge))
+        .route(
+            "/api/v1/projects/{name}/settings",
+            get(imports::get_settings).put(imports::put_settings),
+        )
         .route("/api/v1/projects/{name}/search", get(search::search))
         .route(
             "/api/v1/projects/{name}/index",

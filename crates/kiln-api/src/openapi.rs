@@ -52,6 +52,8 @@ pub const ROLE_EXTENSION: &str = "x-kiln-role";
         search::search,
         imports::create_project,
         imports::knowledge,
+        imports::get_settings,
+        imports::put_settings,
         search::index,
         logs::stream_logs,
         system::get_system,

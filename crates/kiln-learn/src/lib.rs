@@ -37,6 +37,8 @@ pub enum Error {
     Store(#[from] kiln_store::Error),
     #[error("project {0:?} has no code on its main branch")]
     NoCode(String),
+    #[error("stored project settings are invalid: {0}")]
+    Settings(String),
     #[error("stored project knowledge of {commit} does not decode")]
     Decode {
         commit: String,
@@ -103,8 +105,20 @@ pub struct Learned {
     pub scanned: bool,
 }
 
-/// The knowledge of `commit` of `project`: stored, or scanned now and stored. `None` when
-/// the project does not exist.
+/// `k` with the project's API settings applied on top of what the repository says. The
+/// stored scan never includes them, so changing settings takes effect at once for every
+/// commit.
+async fn with_settings(db: &PgPool, project: &str, mut k: Knowledge) -> Result<Knowledge, Error> {
+    if let Some(settings) = kiln_store::knowledge::settings(db, project).await? {
+        let overrides = kiln_knowledge::parse_project_json(&settings.to_string())
+            .map_err(|e| Error::Settings(e.to_string()))?;
+        kiln_knowledge::apply_overrides(&mut k, &overrides);
+    }
+    Ok(k)
+}
+
+/// The knowledge of `commit` of `project` (stored, or scanned now and stored), with the
+/// project's API settings applied. `None` when the project does not exist.
 pub async fn ensure(
     db: &PgPool,
     git: &Git,
@@ -122,7 +136,7 @@ pub async fn ensure(
                 source,
             })?;
         return Ok(Some(Learned {
-            knowledge,
+            knowledge: with_settings(db, project, knowledge).await?,
             scanned: false,
         }));
     }
@@ -133,7 +147,7 @@ pub async fn ensure(
     })?;
     kiln_store::knowledge::put(db, project_id, commit, &json).await?;
     Ok(Some(Learned {
-        knowledge,
+        knowledge: with_settings(db, project, knowledge).await?,
         scanned: true,
     }))
 }

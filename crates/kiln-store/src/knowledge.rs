@@ -101,3 +101,31 @@ pub async fn insert_imported<'e>(
     .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// A project's settings (overrides given through the API), when it has any. `None` also
+/// when there is no such project.
+pub async fn settings<'e>(
+    db: impl PgExecutor<'e>,
+    project: &str,
+) -> Result<Option<serde_json::Value>, Error> {
+    let found: Option<Option<serde_json::Value>> =
+        sqlx::query_scalar("SELECT settings FROM projects WHERE name = $1")
+            .bind(project)
+            .fetch_optional(db)
+            .await?;
+    Ok(found.flatten())
+}
+
+/// Replaces a project's settings (`None` clears them). False when there is no such project.
+pub async fn set_settings<'e>(
+    db: impl PgExecutor<'e>,
+    project: &str,
+    settings: Option<&serde_json::Value>,
+) -> Result<bool, Error> {
+    let done = sqlx::query("UPDATE projects SET settings = $2 WHERE name = $1")
+        .bind(project)
+        .bind(settings)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
