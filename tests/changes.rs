@@ -364,6 +364,13 @@ async fn with_a_model_a_change_sees_retrieved_code_is_fixed_and_merged() {
     let head = make_ledger(&root.join("ledger"));
     let script = Script::new()
         .on("plan", vec![plan()])
+        .on(
+            "summary",
+            vec![Say::Text(
+                "A small Python ledger: shop/pricing.py computes line totals and discounts, tested with unittest."
+                    .into(),
+            )],
+        )
         .on("story", vec![story()])
         .on("fix", vec![fix()])
         .on("review", vec![review()]);
@@ -432,6 +439,38 @@ async fn with_a_model_a_change_sees_retrieved_code_is_fixed_and_merged() {
         user.contains("<<<KNOWLEDGE")
             && user.contains("test command: python3 -m unittest discover -s tests -v"),
         "{user}"
+    );
+
+    // With a model, the repository's summary is written by it (once), from the scan and
+    // the README as fenced data, and stored with the knowledge.
+    let summaries = of("summary");
+    assert_eq!(summaries.len(), 1);
+    assert!(
+        summaries[0].last_user.contains("<<<README"),
+        "{}",
+        summaries[0].last_user
+    );
+    let knowledge: Value = stack
+        .http
+        .get(format!(
+            "{}/api/v1/projects/ledger/knowledge?commit={head}",
+            stack.api
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        knowledge["knowledge"]["summary_source"], "model",
+        "{knowledge:#}"
+    );
+    assert!(
+        knowledge["knowledge"]["summary"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("A small Python ledger")),
+        "{knowledge:#}"
     );
 
     // The story prompt holds the retrieved chunks, not the whole tree.

@@ -41,6 +41,8 @@ pub fn stage_of(r: &Recorded) -> &'static str {
         } else {
             "story"
         }
+    } else if s.starts_with("You are Kiln's repository summarizer") {
+        "summary"
     } else if s.starts_with("You are Kiln's story alignment reviewer") {
         "review:story_alignment"
     } else if s.starts_with("You are Kiln's test quality reviewer") {

@@ -104,6 +104,28 @@ keep its structure and conventions.\n{}\n",
     (system, user)
 }
 
+/// Asks for a short architecture summary of a repository Kiln did not write, from what the
+/// scan found and the start of its README (both data).
+pub fn repository_summary(project: &str, outline: &str, readme: Option<&str>) -> (String, String) {
+    let system = format!(
+        "You are Kiln's repository summarizer. From what a scan found in a repository, write a \
+short architecture summary for the engineers who will change it: what the project is, its main \
+parts and how they fit, how it is built and tested. At most 4 sentences of plain text, no \
+Markdown, no lists, nothing that is not supported by the data.\n{DATA_RULE}"
+    );
+    let mut user = format!(
+        "# Repository {project}\n## What the scan found\n{}\n",
+        fence("KNOWLEDGE", outline)
+    );
+    if let Some(readme) = readme {
+        user.push_str(&format!(
+            "\n## The start of its README\n{}\n",
+            fence("README", readme)
+        ));
+    }
+    (system, user)
+}
+
 pub fn plan_schema() -> Value {
     json!({
         "type": "object",

@@ -87,7 +87,10 @@ impl Planner {
             .map(|l| l.lesson)
             .collect();
         drop(conn);
-        let base = self.base(cx, job).await?;
+        let mut base = self.base(cx, job).await?;
+        if let Some(b) = &mut base {
+            self.summarize(agent, cx, job, b).await;
+        }
         let stack = match (&base, self.catalog.get(&task.template)) {
             (_, Some(t)) => t.manifest.stack.clone(),
             (Some(b), None) => {
@@ -179,6 +182,92 @@ impl Planner {
             ))
             .await;
         Ok(Some(base))
+    }
+}
+
+/// README text a summary prompt may see.
+const SUMMARY_README_CHARS: usize = 4000;
+
+impl Planner {
+    /// Replaces the deterministic outline of the base commit's knowledge with a short
+    /// summary the model writes from the scan and the README, once per commit; stored, so
+    /// the API and dashboard show it too. A failure keeps the outline and says so.
+    async fn summarize(
+        &self,
+        agent: &Agent,
+        cx: &Ctx,
+        job: &Job<WorkItem>,
+        base: &mut kiln_learn::Base,
+    ) {
+        let task = &job.task;
+        if base.knowledge.summary_source != kiln_knowledge::SummarySource::Outline {
+            return;
+        }
+        let git = kiln_git::Git::new();
+        let repo = cx.repo_path(&task.project);
+        let readme = git
+            .show_file(&repo, &base.commit, "README.md")
+            .await
+            .ok()
+            .flatten()
+            .map(|b| {
+                String::from_utf8_lossy(&b)
+                    .chars()
+                    .take(SUMMARY_README_CHARS)
+                    .collect::<String>()
+            });
+        let (system, user) = prompts::repository_summary(
+            &task.project,
+            &kiln_learn::outline(&base.knowledge),
+            readme.as_deref(),
+        );
+        let reply = agent
+            .chat(
+                &agent.context(task, "plan"),
+                &system,
+                &[kiln_llm::Message::user(user)],
+                None,
+            )
+            .await;
+        let summary = match reply {
+            Ok(r) if !r.content.trim().is_empty() => r.content,
+            Ok(_) => {
+                job.log
+                    .warn("the model wrote an empty summary; keeping the outline")
+                    .await;
+                return;
+            }
+            Err(e) => {
+                job.log
+                    .warn(format!(
+                        "no model-written summary ({}); keeping the outline",
+                        kiln_runtime::harness::error_chain(&e)
+                    ))
+                    .await;
+                return;
+            }
+        };
+        // The stored scan gets the summary; settings given through the API still win.
+        let Ok(Some(stored)) =
+            kiln_store::knowledge::get(&cx.db, &task.project, Some(&base.commit)).await
+        else {
+            return;
+        };
+        let Ok(mut scanned) = serde_json::from_value::<kiln_knowledge::Knowledge>(stored.knowledge)
+        else {
+            return;
+        };
+        scanned.set_model_summary(&summary);
+        base.knowledge.set_model_summary(&summary);
+        if let Ok(json) = serde_json::to_value(&scanned)
+            && let Err(e) =
+                kiln_store::knowledge::replace(&cx.db, task.project_id, &base.commit, &json).await
+        {
+            tracing::warn!(error = %e, "model summary not stored");
+        }
+        job.log
+            .info("the model wrote the repository's summary")
+            .await;
     }
 }
 

@@ -129,3 +129,21 @@ pub async fn set_settings<'e>(
         .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// Replaces the stored knowledge of `commit` (a model-written summary added to the scan).
+pub async fn replace<'e>(
+    db: impl PgExecutor<'e>,
+    project_id: Uuid,
+    commit: &str,
+    knowledge: &serde_json::Value,
+) -> Result<(), Error> {
+    sqlx::query(
+        "UPDATE project_knowledge SET knowledge = $3 WHERE project_id = $1 AND commit_sha = $2",
+    )
+    .bind(project_id)
+    .bind(commit)
+    .bind(knowledge)
+    .execute(db)
+    .await?;
+    Ok(())
+}
