@@ -692,6 +692,14 @@ fn step_near(steps: &[Step], files: usize) -> Option<&Step> {
         .min_by_key(|s| (s.files.abs_diff(files), s.files))
 }
 
+/// How a table cell is drawn from a mode's figures.
+type QualityCell = fn(&Quality) -> String;
+type LatencyCell = fn(&Latency) -> f64;
+
+fn pct(x: f64) -> String {
+    format!("{:.1}%", x * 100.0)
+}
+
 fn print_report(r: &Report) {
     let mb = |b: u64| b as f64 / (1024.0 * 1024.0);
     println!();
@@ -798,19 +806,18 @@ fn print_report(r: &Report) {
     }
 
     println!();
-    let cell = |m: &str, f: &dyn Fn(&Quality) -> String| -> String {
+    let cell = |m: &str, f: fn(&Quality) -> String| -> String {
         r.quality.get(m).map_or_else(|| "unavailable".to_owned(), f)
     };
     println!(
         "{:<24}{:>14}{:>14}{:>14}",
         "file-level, top 10", "BM25", "dense", "hybrid"
     );
-    let pct = |x: f64| format!("{:.1}%", x * 100.0);
-    let rows: [(&str, &dyn Fn(&Quality) -> String); 4] = [
-        ("Acc@1", &|q| pct(q.acc1)),
-        ("Acc@5", &|q| pct(q.acc5)),
-        ("Acc@10", &|q| pct(q.acc10)),
-        ("MRR@10", &|q| format!("{:.3}", q.mrr)),
+    let rows: [(&str, QualityCell); 4] = [
+        ("Acc@1", |q| pct(q.acc1)),
+        ("Acc@5", |q| pct(q.acc5)),
+        ("Acc@10", |q| pct(q.acc10)),
+        ("MRR@10", |q| format!("{:.3}", q.mrr)),
     ];
     for (name, f) in rows {
         println!(
@@ -821,18 +828,14 @@ fn print_report(r: &Report) {
             cell("hybrid", f)
         );
     }
-    let lat = |m: &str, f: &dyn Fn(&Latency) -> f64| {
+    let lat = |m: &str, f: fn(&Latency) -> f64| {
         r.latency
             .get(m)
             .map_or_else(|| "unavailable".to_owned(), |l| format!("{:.1} ms", f(l)))
     };
-    for (name, f) in [
-        (
-            "query p50",
-            &(|l: &Latency| l.p50_ms) as &dyn Fn(&Latency) -> f64,
-        ),
-        ("query p99", &|l: &Latency| l.p99_ms),
-    ] {
+    let latency_rows: [(&str, LatencyCell); 2] =
+        [("query p50", |l| l.p50_ms), ("query p99", |l| l.p99_ms)];
+    for (name, f) in latency_rows {
         println!(
             "{:<24}{:>14}{:>14}{:>14}",
             name,
