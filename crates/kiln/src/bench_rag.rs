@@ -543,6 +543,16 @@ pub async fn run(config: Option<&Path>, args: Args) -> anyhow::Result<ExitCode> 
                 .await
                 .with_context(|| format!("case {:?}: indexing {}", case.id, case.commit))?;
             let took = t.elapsed().as_secs_f64();
+            if !args.json {
+                eprintln!(
+                    "  {} at {}: {} files written, {} removed, {} lines in {took:.1} s",
+                    case.id,
+                    &case.commit[..12],
+                    synced.written,
+                    synced.deleted,
+                    synced.lines
+                );
+            }
             if i == 0 {
                 report.cold_files = synced.written;
                 report.cold_lines = synced.lines;
