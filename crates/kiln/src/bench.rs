@@ -39,6 +39,9 @@ pub enum Command {
         #[arg(default_value = "node-express")]
         template: String,
     },
+    /// File-level retrieval quality (BM25, dense, hybrid), indexing throughput and query
+    /// latency over real repositories' fixes (`infra/bench/rag.toml`).
+    Rag(crate::bench_rag::Args),
 }
 
 /// Passes work straight on; the last stage marks the task deployed.
@@ -111,6 +114,7 @@ pub async fn run(config: Option<&Path>, command: Command) -> anyhow::Result<Exit
         Command::Template { template } => {
             return crate::bench_template::run(config, &template).await;
         }
+        Command::Rag(args) => return crate::bench_rag::run(config, args).await,
     };
     let samples = samples.max(10);
     let mut base = Loader::new(config)

@@ -2,6 +2,7 @@
 
 mod admin;
 mod bench;
+mod bench_rag;
 mod bench_template;
 mod openapi;
 mod project;
