@@ -204,7 +204,15 @@ impl Deployer {
                 job.task.branch
             )));
         }
-        let why = "the project has no deploy recipe ([deploy] in .kiln/project.toml), so nothing was deployed".to_owned();
+        let has_recipe = kiln_learn::task_base(&cx.db, &self.git, &job.task, &repo)
+            .await
+            .is_ok_and(|b| b.knowledge.deploy.is_some());
+        let why = if has_recipe {
+            "the project's [deploy] recipe is not acted on yet (attached projects are merged, not deployed), so nothing was deployed"
+        } else {
+            "the project has no deploy recipe ([deploy] in .kiln/project.toml), so nothing was deployed"
+        }
+        .to_owned();
         job.log
             .info(format!("{} merged into main; {why}", short(commit)))
             .await;
