@@ -2,32 +2,14 @@
 //! (definition, mirrors, cold and incremental indexing, search, report) runs without the
 //! internet. BM25 only: the figures of interest come from real repositories, not from here.
 
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
+use common::{git, write};
+
 use serde_json::Value;
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(["-c", "user.name=Dev", "-c", "user.email=dev@example.com"])
-        .args(["-c", "init.defaultBranch=main"])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run git");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
-fn write(root: &Path, path: &str, text: &str) {
-    let p = root.join(path);
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(p, text).unwrap();
-}
 
 /// A three-language shop with two commits; returns both commit ids.
 fn make_repo(dir: &Path) -> (String, String) {
