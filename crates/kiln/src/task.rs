@@ -117,18 +117,9 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             if let Some(key) = idempotency_key {
                 req = req.header("Idempotency-Key", key);
             }
-            let resp = req
-                .send()
+            let body = answer(req, &api)
                 .await
-                .with_context(|| format!("reaching the Kiln API at {api}"))?;
-            let status = resp.status();
-            let body: Value = resp.json().await.unwrap_or(Value::Null);
-            if !status.is_success() {
-                bail!(
-                    "the API refused the task ({status}): {}",
-                    body["detail"].as_str().unwrap_or("no detail")
-                );
-            }
+                .context("the API refused the task")?;
             let id = body["id"]
                 .as_str()
                 .context("the API answered without a task id")?
