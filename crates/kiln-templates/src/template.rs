@@ -596,7 +596,11 @@ version_path = "/__kiln/version"
         assert_eq!(package["description"], ctx.title.as_str());
         assert_eq!(package["private"], true);
         assert_eq!(package["type"], "commonjs");
-        assert_eq!(package["scripts"]["test"], "node --test");
+        // A test that hangs fails by name; a handle left open cannot hold the run.
+        assert_eq!(
+            package["scripts"]["test"],
+            "node --test --test-timeout=60000 --test-force-exit"
+        );
         assert_eq!(package["scripts"]["start"], "node server.js");
         assert_eq!(package["dependencies"]["express"], "^4.21.2");
         assert_eq!(package["dependencies"]["ejs"], "^3.1.10");
