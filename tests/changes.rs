@@ -522,3 +522,167 @@ async fn with_a_model_a_change_sees_retrieved_code_is_fixed_and_merged() {
     );
     assert!(prompt.contains("AssertionError"), "{prompt}");
 }
+
+/// A static brochure: its page under `site/`, a unittest that reads it, and a recipe that
+/// serves `site/`.
+fn make_brochure(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    git(dir, &["init", "-q"]);
+    write(
+        dir,
+        "site/index.html",
+        "<!doctype html>\n<title>Bakery</title>\n<h1>Opening hours</h1>\n<p>Monday to Friday, 7 to 18.</p>\n",
+    );
+    write(dir, "tests/__init__.py", "");
+    write(
+        dir,
+        "tests/test_site.py",
+        "import pathlib\nimport unittest\n\nPAGE = pathlib.Path(__file__).parent.parent / \"site\" / \"index.html\"\n\n\nclass SiteTest(unittest.TestCase):\n    def test_hours_are_shown(self):\n        self.assertIn(\"Opening hours\", PAGE.read_text())\n",
+    );
+    write(
+        dir,
+        ".kiln/project.toml",
+        "[commands]\ntest = \"python3 -m unittest discover -s tests -v\"\n\n[deploy]\nkind = \"static\"\ndir = \"site\"\n",
+    );
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-q", "-m", "feat: the bakery's page"]);
+}
+
+/// A process app: a Python server on `$PORT` that serves its build stamp at `/version`.
+fn make_counter(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    git(dir, &["init", "-q"]);
+    write(
+        dir,
+        "app.py",
+        "import os\nfrom http.server import BaseHTTPRequestHandler, ThreadingHTTPServer\n\nGREETING = \"Counter is open\"\n\n\nclass Handler(BaseHTTPRequestHandler):\n    def do_GET(self):\n        if self.path == \"/version\":\n            body = os.environ.get(\"KILN_BUILD_SHA\", \"dev\")\n        elif self.path == \"/healthz\":\n            body = \"ok\"\n        elif self.path == \"/\":\n            body = GREETING\n        else:\n            self.send_error(404)\n            return\n        data = body.encode()\n        self.send_response(200)\n        self.send_header(\"Content-Type\", \"text/plain\")\n        self.send_header(\"Content-Length\", str(len(data)))\n        self.end_headers()\n        self.wfile.write(data)\n\n\nif __name__ == \"__main__\":\n    host = os.environ.get(\"HOST\", \"127.0.0.1\")\n    ThreadingHTTPServer((host, int(os.environ[\"PORT\"])), Handler).serve_forever()\n",
+    );
+    write(dir, "tests/__init__.py", "");
+    write(
+        dir,
+        "tests/test_app.py",
+        "import unittest\n\nimport app\n\n\nclass AppTest(unittest.TestCase):\n    def test_greeting(self):\n        self.assertTrue(app.GREETING.startswith(\"Counter\"))\n",
+    );
+    write(
+        dir,
+        ".kiln/project.toml",
+        "[commands]\ntest = \"python3 -m unittest discover -s tests -v\"\n\n[deploy]\nkind = \"process\"\ncommand = \"python3 app.py\"\nhealth = \"/healthz\"\nversion = \"/version\"\n",
+    );
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-q", "-m", "feat: the counter service"]);
+}
+
+fn one_story(title: &str) -> Say {
+    Say::Json(json!({
+        "epic": title,
+        "stories": [{"title": title, "description": title, "acceptance": [title]}],
+        "questions": []
+    }))
+}
+
+#[tokio::test]
+async fn with_a_deploy_recipe_an_approved_change_is_deployed_verified_and_merged() {
+    let env = TestEnv::new().await;
+    let root = env.data_path().join("sources");
+    make_brochure(&root.join("brochure"));
+    make_counter(&root.join("counter"));
+    let script = Script::new()
+        .on(
+            "plan",
+            vec![one_story("Show Saturday hours"), one_story("Say it is a shop")],
+        )
+        .on(
+            "summary",
+            vec![Say::Text("A small project Kiln did not write.".into())],
+        )
+        .on(
+            "story",
+            vec![
+                Say::Text(
+                    "site/index.html\n<<<<<<< SEARCH\n<p>Monday to Friday, 7 to 18.</p>\n=======\n<p>Monday to Friday, 7 to 18.</p>\n<p>Saturday, 8 to 12.</p>\n>>>>>>> REPLACE\n"
+                        .into(),
+                ),
+                Say::Text(
+                    "app.py\n<<<<<<< SEARCH\nGREETING = \"Counter is open\"\n=======\nGREETING = \"Counter shop is open\"\n>>>>>>> REPLACE\n"
+                        .into(),
+                ),
+            ],
+        )
+        .on("review", vec![review()]);
+    let fake = script.serve().await;
+    let mut extra = llm_env(&fake, KEY);
+    extra.push((
+        "KILN_API__IMPORT_ROOTS".into(),
+        format!("[\"{}\"]", root.display()),
+    ));
+    extra.push(("KILN_RAG__DENSE".into(), "false".into()));
+    let stack = Stack::start_with(env, env!("CARGO_BIN_EXE_kiln"), extra).await;
+
+    // A static site: built by its own commands, stamped by Kiln, served from `dir` only.
+    import(
+        &stack,
+        "brochure",
+        &format!("file://{}", root.join("brochure").display()),
+    )
+    .await;
+    let id = change(&stack, "brochure", "Show the Saturday opening hours").await;
+    let task = stack.wait_finished(&id, FINISH).await;
+    assert_eq!(task["status"], "deployed", "{task:#}");
+    let commit = task["rounds"][0]["commit_sha"]
+        .as_str()
+        .expect("commit")
+        .to_owned();
+    let url = task["deployment"]["url"].as_str().expect("url").to_owned();
+    let (code, page) = common::fetch(&url).await;
+    assert_eq!(code, 200, "{page}");
+    assert!(page.contains("Saturday, 8 to 12."), "{page}");
+    assert_eq!(
+        common::fetch(&format!("{url}__kiln/version"))
+            .await
+            .1
+            .trim(),
+        commit
+    );
+    assert_eq!(
+        common::fetch(&format!("{url}tests/test_site.py")).await.0,
+        404,
+        "only the recipe's directory is served"
+    );
+    assert_eq!(repo_head(&stack, "brochure", "main"), commit);
+    assert!(
+        !git(
+            &stack.env.data_path().join("git").join("brochure.git"),
+            &["ls-tree", "-r", "--name-only", "main"],
+        )
+        .contains("__kiln"),
+        "the stamp is Kiln's, never committed to the project"
+    );
+
+    // A process: started by its recipe's command, verified at its own health and version paths.
+    import(
+        &stack,
+        "counter",
+        &format!("file://{}", root.join("counter").display()),
+    )
+    .await;
+    let id = change(&stack, "counter", "Say it is a shop").await;
+    let task = stack.wait_finished(&id, FINISH).await;
+    assert_eq!(task["status"], "deployed", "{task:#}");
+    let commit = task["rounds"][0]["commit_sha"]
+        .as_str()
+        .expect("commit")
+        .to_owned();
+    let url = task["deployment"]["url"].as_str().expect("url").to_owned();
+    assert_eq!(
+        common::fetch(&url).await.1,
+        "Counter shop is open",
+        "the changed app is the one live"
+    );
+    assert_eq!(common::fetch(&format!("{url}version")).await.1, commit);
+    assert_eq!(repo_head(&stack, "counter", "main"), commit);
+    let checks = task["deployment"]["verification"]["checks"].to_string();
+    assert!(
+        checks.contains("/healthz") && checks.contains("/version"),
+        "{checks}"
+    );
+}

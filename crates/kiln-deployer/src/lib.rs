@@ -8,6 +8,7 @@
 //! already live and only verifies it, so a task is never deployed twice.
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::time::Duration;
 
 use kiln_contracts::{Stage, WorkItem};
@@ -17,7 +18,7 @@ use kiln_store::TaskStatus;
 use kiln_store::records::{self, Deployment};
 use kiln_targets::{DeploySpec, Deployed, ServeKind, Verification};
 use kiln_targets::{LocalConfig, LocalTarget};
-use kiln_templates::Catalog;
+use kiln_templates::{Catalog, Template};
 use kiln_tester::Phase;
 use sqlx::PgConnection;
 use targets::{AnyTarget, Targets};
@@ -76,6 +77,31 @@ pub struct Release {
     rollback: Option<Result<Rollback, String>>,
 }
 
+/// What a release is built and served by: a catalog template, or for a change to an
+/// attached project the recipe learned from its `[deploy]` section.
+struct Recipe<'a> {
+    template: &'a Template,
+    attached: bool,
+}
+
+/// Writes `commit` where a static attached project's stamp is served, inside the release
+/// checkout's served directory (the repository itself is never touched).
+fn stamp_static_site(ws: &Path, template: &Template, commit: &str) -> std::io::Result<()> {
+    let dir = template
+        .manifest
+        .serve
+        .static_dir
+        .as_deref()
+        .unwrap_or(Path::new("."));
+    let file = ws
+        .join(dir)
+        .join(kiln_learn::STAMP_PATH.trim_start_matches('/'));
+    if let Some(parent) = file.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(file, commit)
+}
+
 /// The previous verified release, live again after a failed verification.
 pub struct Rollback {
     commit: String,
@@ -109,13 +135,12 @@ impl Deployer {
         &self,
         cx: &Ctx,
         job: &Job<WorkItem>,
+        recipe: &Recipe<'_>,
         source_dir: std::path::PathBuf,
         env: Vec<(String, String)>,
     ) -> Result<DeploySpec, HandlerError> {
         let task = &job.task;
-        let template = self.catalog.get(&task.template).ok_or_else(|| {
-            HandlerError::Permanent(format!("template {:?} is not installed", task.template))
-        })?;
+        let template = recipe.template;
         let serve = &template.manifest.serve;
         let kind = match serve.kind {
             kiln_templates::ServeKind::Static => ServeKind::Static {
@@ -135,10 +160,16 @@ impl Deployer {
             kind,
             health_path: serve.health_path.clone(),
             version_path: serve.version_path.clone(),
-            expect_text: expected_texts(
-                &task.project,
-                plan.map(|p| p.stories).as_deref().unwrap_or_default(),
-            ),
+            // Kiln wrote a scaffolded app's page from the plan; what an attached project's
+            // page shows is its own business, so health and the stamp are what count.
+            expect_text: if recipe.attached {
+                vec![]
+            } else {
+                expected_texts(
+                    &task.project,
+                    plan.map(|p| p.stories).as_deref().unwrap_or_default(),
+                )
+            },
         })
     }
 }
@@ -158,10 +189,34 @@ impl Handler for Deployer {
 
     async fn work(&self, cx: &Ctx, job: &Job<WorkItem>) -> Result<Outcome, HandlerError> {
         let task = &job.task;
-        if task.kind == "change" && self.catalog.get(&task.template).is_none() {
+        if let Some(template) = self.catalog.get(&task.template) {
+            let recipe = Recipe {
+                template,
+                attached: false,
+            };
+            return self.release(cx, job, &recipe).await.map(Outcome::Released);
+        }
+        if task.kind != "change" {
+            return Err(HandlerError::Permanent(format!(
+                "template {:?} is not installed",
+                task.template
+            )));
+        }
+        // An attached project deploys by the `[deploy]` recipe of the commit the change
+        // started from (a change cannot rewrite it: the project file is protected).
+        let repo = cx.repo_path(&task.project);
+        let base = kiln_learn::task_base(&cx.db, &self.git, task, &repo)
+            .await
+            .map_err(|e| HandlerError::retryable("learning the project", &e))?;
+        if base.knowledge.deploy.is_none() {
             return self.merge(cx, job).await;
         }
-        self.release(cx, job).await.map(Outcome::Released)
+        let template = kiln_learn::recipe(&task.project, &base.knowledge);
+        let recipe = Recipe {
+            template: &template,
+            attached: true,
+        };
+        self.release(cx, job, &recipe).await.map(Outcome::Released)
     }
 
     async fn commit(
@@ -187,6 +242,33 @@ impl Handler for Deployer {
 impl Deployer {
     /// An attached project's approved change goes onto its main branch, by fast-forward
     /// only: if main moved on meanwhile, a person must decide, nothing is overwritten.
+    /// Refuses, before anything is built, a change whose base is no longer main's head.
+    async fn can_fast_forward(&self, cx: &Ctx, job: &Job<WorkItem>) -> Result<(), HandlerError> {
+        let repo = cx.repo_path(&job.task.project);
+        let head = self
+            .git
+            .branch_head(&repo, kiln_git::BASE_BRANCH)
+            .await
+            .map_err(|e| HandlerError::retryable("reading main", &e))?;
+        let ahead = match &head {
+            Some(h) => self
+                .git
+                .is_ancestor(&repo, h, &job.input.commit)
+                .await
+                .map_err(|e| HandlerError::retryable("comparing with main", &e))?,
+            None => true,
+        };
+        if ahead {
+            return Ok(());
+        }
+        Err(HandlerError::Permanent(format!(
+            "main moved on since this change started; {} was not deployed or merged (rebase \
+             the task branch {} onto main, or start a new change)",
+            short(&job.input.commit),
+            job.task.branch
+        )))
+    }
+
     async fn merge(&self, cx: &Ctx, job: &Job<WorkItem>) -> Result<Outcome, HandlerError> {
         let commit = &job.input.commit;
         let repo = cx.repo_path(&job.task.project);
@@ -204,15 +286,8 @@ impl Deployer {
                 job.task.branch
             )));
         }
-        let has_recipe = kiln_learn::task_base(&cx.db, &self.git, &job.task, &repo)
-            .await
-            .is_ok_and(|b| b.knowledge.deploy.is_some());
-        let why = if has_recipe {
-            "the project's [deploy] recipe is not acted on yet (attached projects are merged, not deployed), so nothing was deployed"
-        } else {
-            "the project has no deploy recipe ([deploy] in .kiln/project.toml), so nothing was deployed"
-        }
-        .to_owned();
+        let why = "the project has no deploy recipe ([deploy] in .kiln/project.toml), so nothing was deployed"
+            .to_owned();
         job.log
             .info(format!("{} merged into main; {why}", short(commit)))
             .await;
@@ -222,14 +297,18 @@ impl Deployer {
         })
     }
 
-    async fn release(&self, cx: &Ctx, job: &Job<WorkItem>) -> Result<Release, HandlerError> {
+    async fn release(
+        &self,
+        cx: &Ctx,
+        job: &Job<WorkItem>,
+        recipe: &Recipe<'_>,
+    ) -> Result<Release, HandlerError> {
         let task = &job.task;
         let commit = &job.input.commit;
         let short = &commit[..commit.len().min(12)];
         let target = self.target_of(cx, job).await?;
-        if let Some(t) = self.catalog.get(&task.template)
-            && !t.manifest.deploy.iter().any(|k| k == target.kind())
-        {
+        let t = recipe.template;
+        if !t.manifest.deploy.iter().any(|k| k == target.kind()) {
             return Err(HandlerError::Permanent(format!(
                 "template {} deploys to {} targets, not to {} (target {:?})",
                 t.name(),
@@ -255,16 +334,16 @@ impl Deployer {
                         deployed.url
                     ))
                     .await;
-                let spec = self.spec(cx, job, deployed.dir.clone(), vec![]).await?;
+                let spec = self
+                    .spec(cx, job, recipe, deployed.dir.clone(), vec![])
+                    .await?;
                 (spec, deployed, None)
             }
             None => {
-                let template = self.catalog.get(&task.template).ok_or_else(|| {
-                    HandlerError::Permanent(format!(
-                        "template {:?} is not installed",
-                        task.template
-                    ))
-                })?;
+                if recipe.attached {
+                    self.can_fast_forward(cx, job).await?;
+                }
+                let template = recipe.template;
                 let scratch = cx
                     .scratch(&task.id.to_string())
                     .map_err(|e| HandlerError::retryable("scratch directory", &e))?;
@@ -317,7 +396,13 @@ impl Deployer {
                 if let Some(db) = &template.manifest.database {
                     app_env.push(("DATABASE_URL".into(), self.database(job, &ws, db).await?));
                 }
-                let spec = self.spec(cx, job, ws, app_env).await?;
+                if recipe.attached
+                    && let kiln_templates::ServeKind::Static = template.manifest.serve.kind
+                {
+                    stamp_static_site(&ws, template, commit)
+                        .map_err(|e| HandlerError::retryable("writing the build stamp", &e))?;
+                }
+                let spec = self.spec(cx, job, recipe, ws, app_env).await?;
                 // The kill switch, checked last: a pause during the build stops the deploy.
                 cx.pause_point(Some(&job.task.project)).await?;
                 let deployed = target.deploy(&spec).await.map_err(|e| {
@@ -343,7 +428,23 @@ impl Deployer {
         let verification = target.verify(&spec, &deployed).await;
         log_checks(job, "verify", &verification).await;
         let mut rollback = None;
-        if verification.ok {
+        if verification.ok && recipe.attached {
+            // An attached project's main moves by fast-forward only, checked before the
+            // deploy too; a push in between is reported, never overwritten.
+            let merged = self
+                .git
+                .fast_forward(&cx.repo_path(&task.project), kiln_git::BASE_BRANCH, commit)
+                .await
+                .map_err(|e| HandlerError::retryable("merging into main", &e))?;
+            if !merged {
+                job.log
+                    .warn(format!(
+                        "{short} is live, but main moved on while it deployed, so main was \
+                         not moved to it"
+                    ))
+                    .await;
+            }
+        } else if verification.ok {
             // `main` records what is live: revisions start from it.
             self.git
                 .set_branch(&cx.repo_path(&task.project), kiln_git::BASE_BRANCH, commit)
@@ -589,8 +690,13 @@ impl Deployer {
         let spec = DeploySpec {
             commit: prev.commit_sha.clone(),
             source_dir: deployed.dir.clone(),
-            // The earlier release showed the project name; the new stories are not in it.
-            expect_text: vec![app.clone()],
+            // The earlier release showed the project name (when Kiln wrote the page); the
+            // new stories are not in it.
+            expect_text: if failed.expect_text.is_empty() {
+                vec![]
+            } else {
+                vec![app.clone()]
+            },
             ..failed.clone()
         };
         let verification = target.verify(&spec, &deployed).await;

@@ -171,12 +171,8 @@ impl Git {
         if current == sha {
             return Ok(true);
         }
-        let inv = Invocation::bare(bare).args(["merge-base", "--is-ancestor", &current, sha]);
-        let output = self.output(&inv).await?;
-        match output.status.code() {
-            Some(0) => {}
-            Some(1) => return Ok(false),
-            _ => return Err(inv.failed(output.status, &output.stderr)),
+        if !self.is_ancestor(bare, &current, sha).await? {
+            return Ok(false);
         }
         let refname = format!("refs/heads/{branch}");
         let inv = Invocation::bare(bare).args([
@@ -189,6 +185,26 @@ impl Git {
         ]);
         let output = self.output(&inv).await?;
         Ok(output.status.success())
+    }
+
+    /// Whether `ancestor` is `descendant` or one of its ancestors (so a branch at
+    /// `ancestor` can be fast-forwarded to `descendant`).
+    pub async fn is_ancestor(
+        &self,
+        bare: &Path,
+        ancestor: &str,
+        descendant: &str,
+    ) -> Result<bool, Error> {
+        check_revision(ancestor)?;
+        check_revision(descendant)?;
+        let inv =
+            Invocation::bare(bare).args(["merge-base", "--is-ancestor", ancestor, descendant]);
+        let output = self.output(&inv).await?;
+        match output.status.code() {
+            Some(0) => Ok(true),
+            Some(1) => Ok(false),
+            _ => Err(inv.failed(output.status, &output.stderr)),
+        }
     }
 
     /// Resolves any revision (branch, sha, `main~1`) to a full commit sha, or `None` when it

@@ -60,20 +60,30 @@ pub struct CommandOverrides {
     pub run: Option<String>,
 }
 
-/// `[deploy]`: carried as given; the deployer interprets it.
+/// `[deploy]`: how the deployer serves the project once a change is approved.
+///
+/// `kind = "static"` serves `dir` (after the project's own build command) and Kiln writes
+/// the build stamp to `/__kiln/version` in it; `kind = "process"` runs `command` with
+/// `$PORT`, `$HOST` and `$KILN_BUILD_SHA` set, and the app must serve that stamp at
+/// `version`, so Kiln can verify what is live.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
 #[serde(deny_unknown_fields)]
 pub struct DeployRecipe {
-    /// `"static"`, `"process"`, ...
+    /// `"static"` or `"process"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
+    /// What starts a process app (run in the repository's root).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub port: Option<u16>,
-    /// Directory to deploy from (static sites) or run in, relative to the repository.
+    /// The directory a static site is served from, relative to the repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dir: Option<String>,
+    /// The path that must answer 2xx once the app is live (default `/`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<String>,
+    /// The path where a process app serves `$KILN_BUILD_SHA`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
 }
 
 /// Why a project file was rejected. Messages name the field and, for syntax and unknown
@@ -144,7 +154,7 @@ fn classify(message: &str, line: usize, column: usize) -> OverrideError {
     {
         let table = if expected.contains(&"install") {
             Some("commands".to_string())
-        } else if expected.contains(&"port") {
+        } else if expected.contains(&"health") {
             Some("deploy".to_string())
         } else {
             None
@@ -188,6 +198,97 @@ fn check_command(field: &str, value: &str) -> Result<(), OverrideError> {
         ));
     }
     Ok(())
+}
+
+/// A `[deploy]` section the deployer can act on, or the field that stops it.
+fn check_deploy(d: &DeployRecipe) -> Result<(), OverrideError> {
+    match d.kind.as_deref() {
+        None => {
+            return Err(invalid(
+                "deploy.kind",
+                "is required: \"static\" or \"process\"",
+            ));
+        }
+        Some("static") => {
+            if d.command.is_some() {
+                return Err(invalid(
+                    "deploy.command",
+                    "is for kind = \"process\"; a static site is built by [commands] build",
+                ));
+            }
+            if d.version.is_some() {
+                return Err(invalid(
+                    "deploy.version",
+                    "is for kind = \"process\"; Kiln writes a static site's stamp itself",
+                ));
+            }
+            if let Some(dir) = &d.dir {
+                check_relative_path("deploy.dir", dir)?;
+            }
+        }
+        Some("process") => {
+            match &d.command {
+                Some(c) if !c.trim().is_empty() => check_command("deploy.command", c)?,
+                _ => {
+                    return Err(invalid(
+                        "deploy.command",
+                        "is required for kind = \"process\": what starts the app on $PORT",
+                    ));
+                }
+            }
+            if d.dir.is_some() {
+                return Err(invalid(
+                    "deploy.dir",
+                    "is for kind = \"static\"; a process app runs in the repository's root",
+                ));
+            }
+            match &d.version {
+                Some(v) => check_url_path("deploy.version", v, false)?,
+                None => {
+                    return Err(invalid(
+                        "deploy.version",
+                        "is required for kind = \"process\": the path where the app serves \
+                         $KILN_BUILD_SHA, so Kiln can verify what is live",
+                    ));
+                }
+            }
+        }
+        Some(other) => {
+            return Err(invalid(
+                "deploy.kind",
+                format!(
+                    "{:?} is not a kind Kiln deploys; use \"static\" or \"process\"",
+                    text::clean(other, MAX_KIND)
+                ),
+            ));
+        }
+    }
+    if let Some(h) = &d.health {
+        check_url_path("deploy.health", h, true)?;
+    }
+    Ok(())
+}
+
+/// A path on the app's own origin: `/`, then printable ASCII without `..`, a query, a
+/// fragment or (unless `dir_ok`) a trailing `/`.
+fn check_url_path(field: &str, value: &str, dir_ok: bool) -> Result<(), OverrideError> {
+    let ok = value.starts_with('/')
+        && value.len() <= MAX_PATH
+        && value.bytes().all(|b| b.is_ascii_graphic())
+        && !value.contains(['?', '#', '\\', '%'])
+        && !value.split('/').any(|s| s == "..")
+        && (dir_ok || (!value.ends_with('/')));
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(
+            field,
+            format!(
+                "must be a path starting with `/` (no `..`, `?`, `#`, `%`{})",
+                if dir_ok { "" } else { " or trailing `/`" }
+            ),
+        ))
+    }
 }
 
 fn check_relative_path(field: &str, value: &str) -> Result<(), OverrideError> {
@@ -298,28 +399,7 @@ impl Overrides {
             }
         }
         if let Some(d) = &self.deploy {
-            if let Some(kind) = &d.kind {
-                let ok = !kind.is_empty()
-                    && kind.len() <= MAX_KIND
-                    && kind.chars().all(|c| {
-                        c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_'
-                    });
-                if !ok {
-                    return Err(invalid(
-                        "deploy.kind",
-                        format!("must be 1 to {MAX_KIND} characters of a-z, 0-9, `-`, `_`"),
-                    ));
-                }
-            }
-            if let Some(c) = &d.command {
-                check_command("deploy.command", c)?;
-            }
-            if d.port == Some(0) {
-                return Err(invalid("deploy.port", "must be between 1 and 65535"));
-            }
-            if let Some(dir) = &d.dir {
-                check_relative_path("deploy.dir", dir)?;
-            }
+            check_deploy(d)?;
         }
         check_globs("protected_paths", &self.protected_paths)?;
         check_globs("ignore", &self.ignore)?;
@@ -394,20 +474,13 @@ pub fn apply_overrides(k: &mut Knowledge, o: &Overrides) {
             .collect();
         mark(k, "entry_points");
     }
-    if let Some(d) = &o.deploy {
+    if let Some(d) = o.deploy.as_ref().filter(|d| check_deploy(d).is_ok()) {
         k.deploy = Some(DeployRecipe {
-            kind: d.kind.as_deref().map(|s| text::clean(s, MAX_KIND)),
-            command: d
-                .command
-                .as_deref()
-                .filter(|c| check_command("", c).is_ok())
-                .map(str::to_string),
-            port: d.port.filter(|p| *p != 0),
             dir: d
                 .dir
                 .as_deref()
-                .filter(|p| check_relative_path("", p).is_ok())
                 .map(|p| text::normalize_path(p).unwrap_or_else(|| ".".to_string())),
+            ..d.clone()
         });
         mark(k, "deploy");
     }

@@ -22,8 +22,8 @@ test = "cargo nextest run"
 [deploy]
 kind = "process"
 command = "./target/release/server"
-port = 8080
-dir = "."
+health = "/healthz"
+version = "/version"
 "#;
 
 #[test]
@@ -43,8 +43,9 @@ fn parses_every_field() {
         Some(DeployRecipe {
             kind: Some("process".to_string()),
             command: Some("./target/release/server".to_string()),
-            port: Some(8080),
-            dir: Some(".".to_string()),
+            dir: None,
+            health: Some("/healthz".to_string()),
+            version: Some("/version".to_string()),
         })
     );
     assert_eq!(o.protected_paths, vec!["migrations/**", ".github/"]);
@@ -106,12 +107,7 @@ fn syntax_and_type_errors_have_a_line() {
         matches!(err, OverrideError::Syntax { line: 2, .. }),
         "{err:?}"
     );
-    let err = parse_project_toml("[deploy]\nport = \"eighty\"\n").expect_err("type");
-    assert!(
-        matches!(err, OverrideError::Syntax { line: 2, .. }),
-        "{err:?}"
-    );
-    let err = parse_project_toml("[deploy]\nport = 70000\n").expect_err("range");
+    let err = parse_project_toml("[deploy]\nkind = 7\n").expect_err("type");
     assert!(
         matches!(err, OverrideError::Syntax { line: 2, .. }),
         "{err:?}"
@@ -130,16 +126,36 @@ fn validation_rejects_unsafe_values() {
             "`commands.build`: longer than 200 characters",
         ),
         (
-            "[deploy]\nport = 0\n",
-            "`deploy.port`: must be between 1 and 65535",
+            "[deploy]\ndir = \"site\"\n",
+            "`deploy.kind`: is required: \"static\" or \"process\"",
         ),
         (
-            "[deploy]\ndir = \"../other\"\n",
+            "[deploy]\nkind = \"static\"\ndir = \"../other\"\n",
             "`deploy.dir`: must not contain `..`",
         ),
         (
-            "[deploy]\nkind = \"Static Site\"\n",
-            "`deploy.kind`: must be 1 to 32 characters of a-z, 0-9, `-`, `_`",
+            "[deploy]\nkind = \"heroku\"\n",
+            "`deploy.kind`: \"heroku\" is not a kind Kiln deploys; use \"static\" or \"process\"",
+        ),
+        (
+            "[deploy]\nkind = \"static\"\ncommand = \"serve\"\n",
+            "`deploy.command`: is for kind = \"process\"; a static site is built by [commands] build",
+        ),
+        (
+            "[deploy]\nkind = \"process\"\nversion = \"/v\"\n",
+            "`deploy.command`: is required for kind = \"process\": what starts the app on $PORT",
+        ),
+        (
+            "[deploy]\nkind = \"process\"\ncommand = \"./serve\"\n",
+            "`deploy.version`: is required for kind = \"process\": the path where the app serves $KILN_BUILD_SHA, so Kiln can verify what is live",
+        ),
+        (
+            "[deploy]\nkind = \"process\"\ncommand = \"./serve\"\nversion = \"/../v\"\n",
+            "`deploy.version`: must be a path starting with `/` (no `..`, `?`, `#`, `%` or trailing `/`)",
+        ),
+        (
+            "[deploy]\nkind = \"static\"\nhealth = \"healthz\"\n",
+            "`deploy.health`: must be a path starting with `/` (no `..`, `?`, `#`, `%`)",
         ),
         (
             "ignore = [\"!keep.txt\"]\n",
@@ -226,8 +242,10 @@ fn overrides_win_and_are_recorded() {
     assert_eq!(k.entry_points, vec!["src/bin/server.rs"]);
     assert_eq!(k.summary, "Order service for the shop.");
     assert_eq!(k.summary_source, SummarySource::Override);
-    assert_eq!(k.deploy.as_ref().and_then(|d| d.port), Some(8080));
-    assert_eq!(k.deploy.as_ref().and_then(|d| d.dir.as_deref()), Some("."));
+    assert_eq!(
+        k.deploy.as_ref().and_then(|d| d.version.as_deref()),
+        Some("/version")
+    );
     assert!(k.summary_source == SummarySource::Override && !k.summary.contains("deploy"));
     assert_eq!(k.protected_paths, vec!["migrations/**", ".github/"]);
     assert_eq!(
@@ -288,10 +306,11 @@ fn json_form_matches_toml() {
         err.to_string(),
         "unknown field `tests` in [commands] at line 2, column 22; expected one of: install, build, test, lint, run"
     );
-    let err = parse_project_json("{\"deploy\": {\"port\": 0}}").expect_err("invalid");
+    let err = parse_project_json("{\"deploy\": {\"kind\": \"process\", \"command\": \"./serve\"}}")
+        .expect_err("invalid");
     assert_eq!(
         err.to_string(),
-        "`deploy.port`: must be between 1 and 65535"
+        "`deploy.version`: is required for kind = \"process\": the path where the app serves $KILN_BUILD_SHA, so Kiln can verify what is live"
     );
     // Round trip through serde keeps `Some("")` distinct from absent.
     let back: Overrides =

@@ -260,6 +260,9 @@ fn toolchains(commands: &[&str]) -> Vec<String> {
 /// invented: an unknown stack has no test command), the toolchains they start, the
 /// registries and caches of its build systems, and how it is served when its project file
 /// has a `[deploy]` section.
+/// Where a static site's build stamp is served: the deployer writes the commit there.
+pub const STAMP_PATH: &str = "/__kiln/version";
+
 pub fn recipe(project: &str, k: &Knowledge) -> Template {
     let c = &k.commands;
     let one = |o: &Option<String>| o.iter().cloned().collect::<Vec<_>>();
@@ -294,15 +297,18 @@ pub fn recipe(project: &str, k: &Knowledge) -> Template {
             caches.push(cache);
         }
     }
+    // A recipe that reached the knowledge was validated: a process has its command and
+    // version path, a static site gets Kiln's stamp written into it by the deployer.
+    let health = |d: &kiln_knowledge::DeployRecipe| d.health.clone().unwrap_or_else(|| "/".into());
     let (deploy, serve) = match &k.deploy {
-        Some(d) if d.kind.as_deref() == Some("process") && d.command.is_some() => (
+        Some(d) if d.kind.as_deref() == Some("process") => (
             vec!["local".to_owned()],
             Serve {
                 kind: ServeKind::Process,
                 run: d.command.clone(),
                 static_dir: None,
-                health_path: "/".into(),
-                version_path: "/".into(),
+                health_path: health(d),
+                version_path: d.version.clone().unwrap_or_else(|| STAMP_PATH.into()),
             },
         ),
         Some(d) if d.kind.as_deref() == Some("static") => (
@@ -311,8 +317,8 @@ pub fn recipe(project: &str, k: &Knowledge) -> Template {
                 kind: ServeKind::Static,
                 run: None,
                 static_dir: Some(d.dir.clone().unwrap_or_else(|| ".".into()).into()),
-                health_path: "/".into(),
-                version_path: "/".into(),
+                health_path: health(d),
+                version_path: STAMP_PATH.into(),
             },
         ),
         _ => (
@@ -322,7 +328,7 @@ pub fn recipe(project: &str, k: &Knowledge) -> Template {
                 run: None,
                 static_dir: None,
                 health_path: "/".into(),
-                version_path: "/".into(),
+                version_path: STAMP_PATH.into(),
             },
         ),
     };
@@ -501,6 +507,26 @@ mod tests {
         assert_eq!(
             t.manifest.serve.static_dir.as_deref(),
             Some(Path::new("public"))
+        );
+        assert_eq!(t.manifest.serve.version_path, STAMP_PATH);
+        assert_eq!(t.manifest.serve.health_path, "/");
+
+        k.deploy = Some(DeployRecipe {
+            kind: Some("process".into()),
+            command: Some("python3 -m app".into()),
+            health: Some("/healthz".into()),
+            version: Some("/version".into()),
+            ..DeployRecipe::default()
+        });
+        let t = recipe("api", &k);
+        assert_eq!(t.manifest.serve.kind, ServeKind::Process);
+        assert_eq!(t.manifest.serve.run.as_deref(), Some("python3 -m app"));
+        assert_eq!(
+            (
+                t.manifest.serve.health_path.as_str(),
+                t.manifest.serve.version_path.as_str()
+            ),
+            ("/healthz", "/version")
         );
     }
 
