@@ -160,8 +160,15 @@ impl Indexer {
             }
         }
         if manifest.len() > self.config.max_files {
-            let extra: Vec<String> = manifest
-                .keys()
+            // Over the cap, code the chunker understands is kept first, then other text,
+            // each by path: a repository of generated fixtures keeps its sources searchable.
+            let mut ranked: Vec<&String> = manifest.keys().collect();
+            ranked.sort_by_key(|p| {
+                let code = kiln_code::Lang::from_path(p).is_some_and(|l| l.has_grammar());
+                (!code, *p)
+            });
+            let extra: Vec<String> = ranked
+                .into_iter()
                 .skip(self.config.max_files)
                 .cloned()
                 .collect();

@@ -584,3 +584,63 @@ async fn answers_through_a_qdrant_server_when_one_is_configured() {
     assert!(inv.values().all(|f| f.complete() && f.dense), "{inv:?}");
     s.finish().await;
 }
+
+#[tokio::test]
+async fn a_repository_over_the_file_cap_keeps_its_code_and_says_what_it_left_out() {
+    let env = TestEnv::new().await;
+    let work = env.data_path().join("huge-work");
+    std::fs::create_dir_all(&work).unwrap();
+    git(&work, &["init", "-q"]);
+    // Thousands of generated fixtures sort before the few sources that matter.
+    for i in 0..3000 {
+        write(
+            &work,
+            &format!("a-fixtures/case{i:04}.txt"),
+            &format!("fixture {i}\n"),
+        );
+    }
+    for i in 0..20 {
+        write(
+            &work,
+            &format!("src/module{i:02}.rs"),
+            &format!("/// Module {i}.\npub fn handler_{i}() -> u32 {{\n    {i}\n}}\n"),
+        );
+    }
+    git(&work, &["add", "-A"]);
+    git(&work, &["commit", "-q", "-m", "many files"]);
+    let head = git(&work, &["rev-parse", "HEAD"]);
+    let bare = env.data_path().join("git/huge.git");
+    git(
+        env.data_path(),
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            work.to_str().unwrap(),
+            bare.to_str().unwrap(),
+        ],
+    );
+
+    let config = Config {
+        dense: false,
+        max_files: 500,
+        ..Config::default()
+    };
+    let indexer = Indexer::new(config.clone(), env.data_path().join("rag"), config.dense());
+    let collection = kiln_rag::collection_name(&env.prefix, "huge");
+    let synced = indexer.sync(&bare, &collection, &head).await.unwrap();
+    assert_eq!(synced.files, 500, "{synced:?}");
+    assert_eq!(synced.truncated, 2520, "{synced:?}");
+    let inv = indexer.rag().store().inventory(&collection).await.unwrap();
+    assert_eq!(inv.len(), 500);
+    for i in 0..20 {
+        assert!(
+            inv.contains_key(&format!("src/module{i:02}.rs")),
+            "every source file is kept under the cap"
+        );
+    }
+    assert_eq!(
+        inv.keys().filter(|p| p.starts_with("a-fixtures/")).count(),
+        480
+    );
+}

@@ -54,7 +54,8 @@ pub struct Config {
     pub threads: usize,
     /// Files larger than this are not indexed.
     pub max_file_bytes: u64,
-    /// Commits with more files than this index only the first ones (by path) and say so.
+    /// Commits with more files than this index only this many (source code with a grammar
+    /// first, then the rest, each by path) and say so.
     pub max_files: usize,
 }
 
