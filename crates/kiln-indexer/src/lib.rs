@@ -42,6 +42,9 @@ pub struct Synced {
     pub chunks: usize,
     pub deleted: usize,
     pub lines: usize,
+    /// Chunks embedded, and chunks of rewritten files whose vectors were kept.
+    pub embedded: usize,
+    pub reused: usize,
     /// Files left out, by reason.
     pub skipped: BTreeMap<String, usize>,
     /// Files over `max_files` that were not indexed.
@@ -218,6 +221,8 @@ impl Indexer {
         synced.chunks = applied.chunks;
         synced.deleted = applied.deleted;
         synced.lines = applied.lines;
+        synced.embedded = applied.embedded;
+        synced.reused = applied.reused;
         Ok(synced)
     }
 
@@ -401,13 +406,15 @@ impl Handler for IndexStage {
             .collect();
         job.log
             .info(format!(
-                "indexed {} files of {} at {}: {} written ({} chunks, {} lines), {} removed{}{}",
+                "indexed {} files of {} at {}: {} written ({} chunks, {} lines; {} embedded, {} kept), {} removed{}{}",
                 synced.files,
                 job.input.project,
                 &synced.commit[..synced.commit.len().min(12)],
                 synced.written,
                 synced.chunks,
                 synced.lines,
+                synced.embedded,
+                synced.reused,
                 synced.deleted,
                 if skipped.is_empty() {
                     String::new()

@@ -94,6 +94,17 @@ impl VectorStore for Store {
         }
     }
 
+    async fn dense_chunks(
+        &self,
+        collection: &str,
+        paths: Vec<String>,
+    ) -> Result<Vec<(ChunkPayload, Vec<f32>)>, StoreError> {
+        match self {
+            Store::Edge(s) => s.dense_chunks(collection, paths).await,
+            Store::Server(s) => s.dense_chunks(collection, paths).await,
+        }
+    }
+
     async fn size_on_disk(&self, collection: &str) -> Option<u64> {
         match self {
             Store::Edge(s) => s.size_on_disk(collection).await,

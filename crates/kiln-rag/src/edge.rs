@@ -10,8 +10,8 @@ use qdrant_edge::{
     Distance, EdgeConfigBuilder, EdgeShard, EdgeSparseVectorParamsBuilder, EdgeVectorParamsBuilder,
     Filter, Fusion, Modifier, NamedQuery, Payload, PointId, PointInsertOperations, PointOperations,
     PointStructPersisted, Prefetch, QueryEnum, QueryRequest, ScoringQuery, ScrollRequest,
-    SparseVector, UpdateOperation, VectorInternal, VectorPersisted, VectorStructPersisted,
-    WithPayloadInterface, WithVector,
+    SparseVector, UpdateOperation, VectorInternal, VectorPersisted, VectorStructInternal,
+    VectorStructPersisted, WithPayloadInterface, WithVector,
 };
 
 use crate::embed::DIM;
@@ -289,6 +289,46 @@ impl VectorStore for EdgeStore {
             chunks.sort_by_key(|c| c.chunk);
             chunks.truncate(limit);
             Ok(chunks)
+        })
+        .await
+    }
+
+    async fn dense_chunks(
+        &self,
+        collection: &str,
+        paths: Vec<String>,
+    ) -> Result<Vec<(ChunkPayload, Vec<f32>)>, StoreError> {
+        self.blocking(collection, move |shard| {
+            let mut out = Vec::new();
+            for batch in paths.chunks(512) {
+                let mut offset: Option<PointId> = None;
+                loop {
+                    let mut req: ScrollRequest =
+                        serde_json::from_value(serde_json::json!({ "limit": 1024 }))
+                            .map_err(backend)?;
+                    req.offset = offset;
+                    req.filter = Some(paths_filter(batch)?);
+                    req.with_payload = Some(WithPayloadInterface::Bool(true));
+                    req.with_vector = WithVector::Selector(vec![DENSE.into()]);
+                    let (records, next) = shard.scroll(req).map_err(backend)?;
+                    for r in records {
+                        let dense = match r.vector {
+                            Some(VectorStructInternal::Named(mut named)) => named.remove(DENSE),
+                            _ => None,
+                        };
+                        if let (Some(VectorInternal::Dense(v)), Some(p)) =
+                            (dense, payload_of(r.payload))
+                        {
+                            out.push((p, v));
+                        }
+                    }
+                    match next {
+                        Some(n) => offset = Some(n),
+                        None => break,
+                    }
+                }
+            }
+            Ok(out)
         })
         .await
     }

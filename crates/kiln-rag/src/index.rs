@@ -88,7 +88,10 @@ pub struct Applied {
     pub deleted: usize,
     pub chunks: usize,
     pub lines: usize,
+    /// Chunks given to the model.
     pub embedded: usize,
+    /// Chunks of rewritten files whose text was unchanged: their vectors were kept.
+    pub reused: usize,
 }
 
 pub struct Rag<S> {
@@ -200,6 +203,22 @@ impl<S: VectorStore> Rag<S> {
             deleted: delete.len(),
             ..Applied::default()
         };
+        // A changed file usually keeps most of its chunks word for word: their vectors are
+        // read back before the file's points go and reused instead of embedded again.
+        let mut reuse: HashMap<String, Vec<f32>> = HashMap::new();
+        if self.dense.embedder().is_some() {
+            let inv = self.inventory(collection).await?;
+            let embedded: Vec<String> = files
+                .iter()
+                .filter(|f| inv.get(&f.path).is_some_and(|s| s.dense))
+                .map(|f| f.path.clone())
+                .collect();
+            if !embedded.is_empty() {
+                for (p, v) in self.store.dense_chunks(collection, embedded).await? {
+                    reuse.insert(embedding_text(&p), v);
+                }
+            }
+        }
         let mut gone: Vec<String> = delete;
         gone.extend(files.iter().map(|f| f.path.clone()));
         self.store.delete_paths(collection, gone.clone()).await?;
@@ -255,11 +274,18 @@ impl<S: VectorStore> Rag<S> {
                 },
             ));
             if pending.len() >= EMBED_BATCH * 4 {
-                applied.embedded += self.write(collection, std::mem::take(&mut pending)).await?;
+                self.write(
+                    collection,
+                    std::mem::take(&mut pending),
+                    &reuse,
+                    &mut applied,
+                )
+                .await?;
             }
         }
         applied.chunks = states.iter().map(|(_, s)| s.chunks as usize).sum();
-        applied.embedded += self.write(collection, pending).await?;
+        self.write(collection, pending, &reuse, &mut applied)
+            .await?;
         if let Some(inv) = self
             .inventories
             .lock()
@@ -271,14 +297,35 @@ impl<S: VectorStore> Rag<S> {
         Ok(applied)
     }
 
-    /// Embeds (when the model is there) and upserts a batch; returns how many were embedded.
-    async fn write(&self, collection: &str, mut points: Vec<Point>) -> Result<usize, IndexError> {
+    /// Embeds (when the model is there) the points `reuse` has no vector for, and upserts
+    /// the batch.
+    async fn write(
+        &self,
+        collection: &str,
+        mut points: Vec<Point>,
+        reuse: &HashMap<String, Vec<f32>>,
+        applied: &mut Applied,
+    ) -> Result<(), IndexError> {
         if points.is_empty() {
-            return Ok(0);
+            return Ok(());
         }
-        let mut embedded = 0;
         if let Some(model) = self.dense.embedder() {
-            let texts: Vec<String> = points.iter().map(|p| embedding_text(&p.payload)).collect();
+            let mut fresh: Vec<usize> = Vec::new();
+            let mut texts: Vec<String> = Vec::new();
+            for (i, p) in points.iter_mut().enumerate() {
+                let text = embedding_text(&p.payload);
+                match reuse.get(&text) {
+                    Some(v) => {
+                        p.dense = Some(v.clone());
+                        p.payload.dense = true;
+                        applied.reused += 1;
+                    }
+                    None => {
+                        fresh.push(i);
+                        texts.push(text);
+                    }
+                }
+            }
             let model = model.clone();
             let vectors = tokio::task::spawn_blocking(move || {
                 let mut out = Vec::with_capacity(texts.len());
@@ -289,14 +336,14 @@ impl<S: VectorStore> Rag<S> {
             })
             .await
             .map_err(|e| StoreError::Backend(format!("embedding task: {e}")))??;
-            for (p, v) in points.iter_mut().zip(vectors) {
-                p.dense = Some(v);
-                p.payload.dense = true;
-                embedded += 1;
+            for (i, v) in fresh.into_iter().zip(vectors) {
+                points[i].dense = Some(v);
+                points[i].payload.dense = true;
+                applied.embedded += 1;
             }
         }
         self.store.upsert(collection, points).await?;
-        Ok(embedded)
+        Ok(())
     }
 }
 

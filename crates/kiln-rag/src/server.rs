@@ -17,8 +17,9 @@ use qdrant_client::qdrant::{
     Condition, CreateCollection, CreateFieldIndexCollection, DeletePoints, Distance, FieldType,
     Filter, Modifier, PayloadExcludeSelector, PointId, PointStruct, PointsSelector, PrefetchQuery,
     Query, QueryPoints, Rrf, ScrollPoints, SparseVectorConfig, SparseVectorParams, UpsertPoints,
-    Value, Vector, VectorInput, VectorParams, VectorParamsMap, VectorsConfig, WithPayloadSelector,
-    points_selector, vectors_config, with_payload_selector,
+    Value, Vector, VectorInput, VectorParams, VectorParamsMap, VectorsConfig, VectorsSelector,
+    WithPayloadSelector, points_selector, vectors_config, with_payload_selector,
+    with_vectors_selector,
 };
 use qdrant_client::{Payload, Qdrant, QdrantError};
 
@@ -182,6 +183,21 @@ impl ServerStore {
                 None => return Ok(out),
             }
         }
+    }
+}
+
+/// The dense vector of a scrolled point, in the current output form or the older flat one.
+fn dense_of(vectors: Option<qdrant_client::qdrant::VectorsOutput>) -> Option<Vec<f32>> {
+    use qdrant_client::qdrant::{vector_output, vectors_output};
+    let Some(vectors_output::VectorsOptions::Vectors(mut named)) = vectors?.vectors_options else {
+        return None;
+    };
+    let v = named.vectors.remove(DENSE)?;
+    #[allow(deprecated)]
+    match v.vector {
+        Some(vector_output::Vector::Dense(d)) => Some(d.data),
+        None if !v.data.is_empty() => Some(v.data),
+        _ => None,
     }
 }
 
@@ -408,6 +424,47 @@ impl VectorStore for ServerStore {
         chunks.sort_by_key(|c| c.chunk);
         chunks.truncate(limit);
         Ok(chunks)
+    }
+
+    async fn dense_chunks(
+        &self,
+        collection: &str,
+        paths: Vec<String>,
+    ) -> Result<Vec<(ChunkPayload, Vec<f32>)>, StoreError> {
+        let client = self.ensure(collection).await?;
+        let mut out = Vec::new();
+        for batch in paths.chunks(DELETE_BATCH) {
+            let mut offset: Option<PointId> = None;
+            loop {
+                let page = client
+                    .scroll(ScrollPoints {
+                        collection_name: collection.to_owned(),
+                        filter: Some(paths_filter(batch)),
+                        offset: offset.take(),
+                        limit: Some(SCROLL_PAGE),
+                        with_payload: Some(true.into()),
+                        with_vectors: Some(
+                            with_vectors_selector::SelectorOptions::from(VectorsSelector {
+                                names: vec![DENSE.to_owned()],
+                            })
+                            .into(),
+                        ),
+                        ..Default::default()
+                    })
+                    .await
+                    .map_err(|e| self.error("scrolling", collection, describe(&e)))?;
+                for p in page.result {
+                    if let (Some(v), Some(c)) = (dense_of(p.vectors), payload_of(p.payload)) {
+                        out.push((c, v));
+                    }
+                }
+                match page.next_page_offset {
+                    Some(next) => offset = Some(next),
+                    None => break,
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// The server's disk is not ours to measure.

@@ -124,6 +124,13 @@ pub trait VectorStore: Send + Sync {
         path: &str,
         limit: usize,
     ) -> impl Future<Output = Result<Vec<ChunkPayload>, StoreError>> + Send;
+    /// The chunks stored for these paths that carry a dense vector, with their text and
+    /// that vector: what rewriting a changed file reuses instead of embedding again.
+    fn dense_chunks(
+        &self,
+        collection: &str,
+        paths: Vec<String>,
+    ) -> impl Future<Output = Result<Vec<(ChunkPayload, Vec<f32>)>, StoreError>> + Send;
     /// Bytes on disk, when the store can tell.
     fn size_on_disk(&self, collection: &str) -> impl Future<Output = Option<u64>> + Send;
 }

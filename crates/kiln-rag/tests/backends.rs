@@ -93,6 +93,13 @@ fn question(query: &str, mode: Mode) -> RagQuery {
 
 /// Brings the collection to a commit the way the indexer does.
 async fn sync(rag: &Rag<Store>, files: Vec<SourceFile>) -> kiln_rag::Plan {
+    sync_applied(rag, files).await.0
+}
+
+async fn sync_applied(
+    rag: &Rag<Store>,
+    files: Vec<SourceFile>,
+) -> (kiln_rag::Plan, kiln_rag::index::Applied) {
     let manifest: BTreeMap<String, String> = files
         .iter()
         .map(|f| (f.path.clone(), f.blob.clone()))
@@ -102,10 +109,11 @@ async fn sync(rag: &Rag<Store>, files: Vec<SourceFile>) -> kiln_rag::Plan {
         .into_iter()
         .filter(|f| plan.write.iter().any(|(p, _)| p == &f.path))
         .collect();
-    rag.apply(COLLECTION, write, plan.delete.clone())
+    let applied = rag
+        .apply(COLLECTION, write, plan.delete.clone())
         .await
         .expect("apply");
-    plan
+    (plan, applied)
 }
 
 /// Every point, as the store reports them.
@@ -254,8 +262,22 @@ async fn scenario(rag: &Rag<Store>, mode: Mode) -> (Transcript, Transcript) {
         "nothing else changed"
     );
 
-    // The second commit: cart.rs rewritten, checkout.ts deleted with all its points.
-    let second = sync(rag, commit(true)).await;
+    // The second commit: cart.rs rewritten, checkout.ts deleted with all its points. Only
+    // the chunk whose text changed is embedded again; the others keep their vectors.
+    let (second, applied) = sync_applied(rag, commit(true)).await;
+    if rag.dense().embedder().is_some() {
+        assert!(
+            applied.reused >= 1 && applied.embedded >= 1,
+            "unchanged chunks of cart.rs are reused, the changed one embedded: {applied:?}"
+        );
+        assert_eq!(
+            applied.reused + applied.embedded,
+            applied.chunks,
+            "{applied:?}"
+        );
+    } else {
+        assert_eq!((applied.reused, applied.embedded), (0, 0), "{applied:?}");
+    }
     assert_eq!(
         second.write,
         vec![("src/cart.rs".to_owned(), commit(true)[0].blob.clone())]
@@ -369,6 +391,13 @@ async fn both_backends_rank_alike_with_dense_vectors() {
     assert_eq!(edge.1, server.1, "second commit");
     assert!(edge.0.inventory.values().all(|f| f.dense));
     assert_eq!(edge.0.ranked[0][0], "src/cart.rs", "{:?}", edge.0.ranked);
+
+    // Reused vectors are exactly what embedding again would give: the second commit indexed
+    // from nothing ranks and scores the same.
+    let dir = tempfile::tempdir().unwrap();
+    let fresh = Rag::new(Store::Edge(EdgeStore::new(dir.path())), config.dense());
+    sync(&fresh, commit(true)).await;
+    assert_eq!(transcript(&fresh, Mode::Hybrid).await, edge.1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,7 +3,7 @@
 //! requests are translated to Qdrant Edge, Qdrant's own engine, in a temporary directory.
 //!
 //! It answers exactly what `kiln_rag::ServerStore` sends (collection exists, create and get;
-//! upsert, delete by filter, scroll, query with prefetches fused by RRF, count, create a
+//! upsert, delete by filter, scroll (with vectors when asked), query with prefetches fused by RRF, count, create a
 //! field index) and `Unimplemented` for everything else, and refuses requests without the
 //! right `api-key` metadata when started with a key.
 //!
@@ -24,8 +24,8 @@ use qdrant_edge::{
     Distance, EdgeConfigBuilder, EdgeShard, EdgeSparseVectorParamsBuilder, EdgeVectorParamsBuilder,
     Filter, Fusion, Modifier, NamedQuery, PointId, PointInsertOperations, PointOperations,
     PointStructPersisted, Prefetch, QueryEnum, QueryRequest, ScoringQuery, ScrollRequest,
-    SparseVector, UpdateOperation, VectorInternal, VectorPersisted, VectorStructPersisted,
-    WithPayloadInterface, WithVector,
+    SparseVector, UpdateOperation, VectorInternal, VectorPersisted, VectorStructInternal,
+    VectorStructPersisted, WithPayloadInterface, WithVector,
 };
 use tonic::{Request, Response, Status};
 
@@ -247,9 +247,43 @@ fn with_payload_in(w: Option<grpc::WithPayloadSelector>) -> Result<WithPayloadIn
 fn with_vectors_in(w: Option<grpc::WithVectorsSelector>) -> Result<WithVector, Status> {
     use grpc::with_vectors_selector::SelectorOptions;
     match w.and_then(|w| w.selector_options) {
-        None | Some(SelectorOptions::Enable(false)) => Ok(WithVector::Bool(false)),
-        _ => Err(unimplemented("returning vectors")),
+        None => Ok(WithVector::Bool(false)),
+        Some(SelectorOptions::Enable(b)) => Ok(WithVector::Bool(b)),
+        Some(SelectorOptions::Include(names)) => Ok(WithVector::Selector(names.names)),
     }
+}
+
+/// Named vectors as a Qdrant server returns them (the typed `vector` field, as servers
+/// since 1.10 fill it).
+fn vectors_out(v: Option<VectorStructInternal>) -> Result<Option<grpc::VectorsOutput>, Status> {
+    use grpc::{vector_output, vectors_output};
+    let Some(v) = v else { return Ok(None) };
+    let VectorStructInternal::Named(named) = v else {
+        return Err(unimplemented("unnamed vectors"));
+    };
+    let mut vectors = HashMap::new();
+    for (name, vector) in named {
+        let out = match vector {
+            VectorInternal::Dense(data) => vector_output::Vector::Dense(grpc::DenseVector { data }),
+            VectorInternal::Sparse(sv) => vector_output::Vector::Sparse(grpc::SparseVector {
+                indices: sv.indices,
+                values: sv.values,
+            }),
+            VectorInternal::MultiDense(_) => return Err(unimplemented("multi-vectors")),
+        };
+        vectors.insert(
+            name,
+            grpc::VectorOutput {
+                vector: Some(out),
+                ..Default::default()
+            },
+        );
+    }
+    Ok(Some(grpc::VectorsOutput {
+        vectors_options: Some(vectors_output::VectorsOptions::Vectors(
+            grpc::NamedVectorsOutput { vectors },
+        )),
+    }))
 }
 
 fn sparse_in(indices: Vec<u32>, values: Vec<f32>) -> Result<SparseVector, Status> {
@@ -580,12 +614,15 @@ service! {
                 next_page_offset: next.map(point_id_out),
                 result: records
                     .into_iter()
-                    .map(|rec| grpc::RetrievedPoint {
-                        id: Some(point_id_out(rec.id)),
-                        payload: payload_out(rec.payload),
-                        ..Default::default()
+                    .map(|rec| {
+                        Ok(grpc::RetrievedPoint {
+                            id: Some(point_id_out(rec.id)),
+                            payload: payload_out(rec.payload),
+                            vectors: vectors_out(rec.vector)?,
+                            ..Default::default()
+                        })
                     })
-                    .collect(),
+                    .collect::<Result<_, Status>>()?,
                 ..Default::default()
             }))
         }

@@ -374,6 +374,9 @@ struct Step {
     /// Files re-indexed plus files removed.
     files: usize,
     lines: usize,
+    /// Chunks embedded, and chunks of rewritten files whose vectors were kept.
+    embedded: usize,
+    reused: usize,
     seconds: f64,
 }
 
@@ -545,12 +548,14 @@ pub async fn run(config: Option<&Path>, args: Args) -> anyhow::Result<ExitCode> 
             let took = t.elapsed().as_secs_f64();
             if !args.json {
                 eprintln!(
-                    "  {} at {}: {} files written, {} removed, {} lines in {took:.1} s",
+                    "  {} at {}: {} files written, {} removed, {} lines ({} chunks embedded, {} kept) in {took:.1} s",
                     case.id,
                     &case.commit[..12],
                     synced.written,
                     synced.deleted,
-                    synced.lines
+                    synced.lines,
+                    synced.embedded,
+                    synced.reused
                 );
             }
             if i == 0 {
@@ -562,6 +567,8 @@ pub async fn run(config: Option<&Path>, args: Args) -> anyhow::Result<ExitCode> 
                     commit: case.commit.clone(),
                     files: synced.written + synced.deleted,
                     lines: synced.lines,
+                    embedded: synced.embedded,
+                    reused: synced.reused,
                     seconds: took,
                 });
             }
@@ -779,7 +786,7 @@ fn print_report(r: &Report) {
         .map(|s| Duration::from_secs_f64(s.seconds))
         .collect();
     println!(
-        "incremental steps: p50 {:.2} s, max {:.2} s; files per step p50 {}",
+        "incremental steps: p50 {:.2} s, max {:.2} s; files per step p50 {}; chunks embedded {}, kept {}",
         percentile(&step_times, 0.5).as_secs_f64(),
         step_times
             .iter()
@@ -791,7 +798,9 @@ fn print_report(r: &Report) {
             let mut f: Vec<usize> = steps.iter().map(|s| s.files).collect();
             f.sort();
             f.get(f.len().saturating_sub(1) / 2).copied().unwrap_or(0)
-        }
+        },
+        steps.iter().map(|s| s.embedded).sum::<usize>(),
+        steps.iter().map(|s| s.reused).sum::<usize>()
     );
     let near10 = step_near(&steps, 10);
     if let Some(s) = near10 {
@@ -1010,6 +1019,8 @@ expected = ["src/widget.rs"]
             commit: String::new(),
             files,
             lines: 0,
+            embedded: 0,
+            reused: 0,
             seconds: 0.0,
         };
         let steps = [step(0), step(3), step(12), step(8), step(40)];
