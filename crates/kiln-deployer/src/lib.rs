@@ -240,8 +240,6 @@ impl Handler for Deployer {
 }
 
 impl Deployer {
-    /// An attached project's approved change goes onto its main branch, by fast-forward
-    /// only: if main moved on meanwhile, a person must decide, nothing is overwritten.
     /// Refuses, before anything is built, a change whose base is no longer main's head.
     async fn can_fast_forward(&self, cx: &Ctx, job: &Job<WorkItem>) -> Result<(), HandlerError> {
         let repo = cx.repo_path(&job.task.project);
@@ -269,6 +267,8 @@ impl Deployer {
         )))
     }
 
+    /// An attached project's approved change goes onto its main branch, by fast-forward
+    /// only: if main moved on meanwhile, a person must decide, nothing is overwritten.
     async fn merge(&self, cx: &Ctx, job: &Job<WorkItem>) -> Result<Outcome, HandlerError> {
         let commit = &job.input.commit;
         let repo = cx.repo_path(&job.task.project);
@@ -310,8 +310,12 @@ impl Deployer {
         let t = recipe.template;
         if !t.manifest.deploy.iter().any(|k| k == target.kind()) {
             return Err(HandlerError::Permanent(format!(
-                "template {} deploys to {} targets, not to {} (target {:?})",
-                t.name(),
+                "{} deploys to {} targets, not to {} (target {:?})",
+                if recipe.attached {
+                    format!("the [deploy] recipe of {}", t.name())
+                } else {
+                    format!("template {}", t.name())
+                },
                 t.manifest.deploy.join(", "),
                 target.kind(),
                 target.name()
