@@ -271,6 +271,12 @@ async fn offline_a_change_runs_the_projects_own_tests_and_says_nothing_was_chang
     assert_eq!(task["status"], "blocked", "{task:#}");
     assert!(has_reason(&task, "untested", "soft"), "{task:#}");
     assert!(!has_reason(&task, "tests_passed", "info"), "{task:#}");
+    assert!(
+        task["status_reason"]
+            .as_str()
+            .is_some_and(|r| r.ends_with("without a test command to run")),
+        "the reason does not claim tests ran: {task:#}"
+    );
 
     // Project settings through the API give it a test command: validated, audited,
     // applied on top of what was detected, and used by the next change.
@@ -322,6 +328,12 @@ async fn offline_a_change_runs_the_projects_own_tests_and_says_nothing_was_chang
     assert!(!has_reason(&task, "untested", "soft"), "{task:#}");
     assert_eq!(
         task["test_runs"][0]["commands"][0]["command"], "grep -q Shopping notes.txt",
+        "{task:#}"
+    );
+    assert!(
+        task["status_reason"]
+            .as_str()
+            .is_some_and(|r| r.ends_with("the project's own tests ran on its current code")),
         "{task:#}"
     );
 }

@@ -272,17 +272,25 @@ impl Handler for Gate {
         let tests = records::test_runs(&mut conn, task.id).await?;
         let reviews = records::reviews(&mut conn, task.id, Some(round)).await?;
         let commits = records::commits(&mut *conn, task.id).await?;
-        let empty_change = (task.kind == "change"
-            && commits.iter().all(|c| c.files_changed == 0))
-        .then(|| {
-            if task.llm_mode == "offline" {
-                "offline mode makes no change to an existing repository (no model is configured); \
-                 the project's own tests ran on its current code"
-                    .to_owned()
-            } else {
-                "the change is empty: no round changed a file".to_owned()
-            }
-        });
+        let empty_change = (task.kind == "change" && commits.iter().all(|c| c.files_changed == 0))
+            .then(|| {
+                if task.llm_mode == "offline" {
+                    let tested = tests
+                        .last()
+                        .is_some_and(|t| t.commands.iter().any(|c| c.phase == "test"));
+                    format!(
+                        "offline mode makes no change to an existing repository (no model is \
+                     configured); {}",
+                        if tested {
+                            "the project's own tests ran on its current code"
+                        } else {
+                            "its current code was checked, without a test command to run"
+                        }
+                    )
+                } else {
+                    "the change is empty: no round changed a file".to_owned()
+                }
+            });
         let mut protected_paths: Vec<String> = commits
             .into_iter()
             .flat_map(|c| c.protected_paths)
