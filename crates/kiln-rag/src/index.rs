@@ -28,6 +28,8 @@ const CHUNKING: ChunkOptions = ChunkOptions {
 
 /// Texts embedded per model call.
 const EMBED_BATCH: usize = 32;
+/// Files rewritten together: their old vectors are held for reuse meanwhile.
+const REWRITE_GROUP: usize = 256;
 /// Characters of a chunk given to the dense model (it reads about 256 tokens anyway).
 const EMBED_CHARS: usize = 1500;
 
@@ -203,89 +205,41 @@ impl<S: VectorStore> Rag<S> {
             deleted: delete.len(),
             ..Applied::default()
         };
-        // A changed file usually keeps most of its chunks word for word: their vectors are
-        // read back before the file's points go and reused instead of embedded again.
-        let mut reuse: HashMap<String, Vec<f32>> = HashMap::new();
-        if self.dense.embedder().is_some() {
-            let inv = self.inventory(collection).await?;
-            let embedded: Vec<String> = files
-                .iter()
-                .filter(|f| inv.get(&f.path).is_some_and(|s| s.dense))
-                .map(|f| f.path.clone())
-                .collect();
-            if !embedded.is_empty() {
-                for (p, v) in self.store.dense_chunks(collection, embedded).await? {
-                    reuse.insert(embedding_text(&p), v);
-                }
-            }
-        }
-        let mut gone: Vec<String> = delete;
-        gone.extend(files.iter().map(|f| f.path.clone()));
-        self.store.delete_paths(collection, gone.clone()).await?;
-        if let Some(inv) = self
-            .inventories
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get_mut(collection)
-        {
-            for p in &gone {
-                inv.remove(p);
-            }
-        }
+        self.store.delete_paths(collection, delete.clone()).await?;
+        self.uncache(collection, &delete);
 
         let mut pending: Vec<Point> = Vec::new();
         let mut states: Vec<(String, FileState)> = Vec::new();
-        for file in files {
-            let lang = Lang::from_path(&file.path).unwrap_or(Lang::Text);
-            let chunks = kiln_code::chunk(&file.path, &file.text, &self.chunking);
-            applied.files += 1;
-            applied.lines += file.text.lines().count();
-            let total = chunks.len() as u32;
-            for (i, c) in chunks.into_iter().enumerate() {
-                let payload = ChunkPayload {
-                    path: file.path.clone(),
-                    blob: file.blob.clone(),
-                    lang: lang.name().to_owned(),
-                    start_line: c.start_line,
-                    end_line: c.end_line,
-                    symbols: c.symbols,
-                    kind: format!("{:?}", c.kind).to_lowercase(),
-                    text: c.text,
-                    chunk: i as u32,
-                    chunks: total,
-                    dense: false,
-                };
-                let sparse = sparse::document(&payload.path, &payload.symbols, &payload.text);
-                pending.push(Point {
-                    id: point_id(&payload.path, &payload.blob, payload.chunk),
-                    dense: None,
-                    sparse,
-                    payload,
-                });
+        let mut files = files.into_iter().peekable();
+        while files.peek().is_some() {
+            // Files are rewritten a group at a time, so the vectors held for reuse stay
+            // bounded however many files a commit changes.
+            let group: Vec<SourceFile> = files.by_ref().take(REWRITE_GROUP).collect();
+            let reuse = self.reusable(collection, &group).await?;
+            let paths: Vec<String> = group.iter().map(|f| f.path.clone()).collect();
+            self.store.delete_paths(collection, paths.clone()).await?;
+            self.uncache(collection, &paths);
+            for file in group {
+                self.chunk_file(file, &mut pending, &mut states, &mut applied);
+                if pending.len() >= EMBED_BATCH * 4 {
+                    self.write(
+                        collection,
+                        std::mem::take(&mut pending),
+                        &reuse,
+                        &mut applied,
+                    )
+                    .await?;
+                }
             }
-            states.push((
-                file.path,
-                FileState {
-                    blob: file.blob,
-                    chunks: total,
-                    present: total,
-                    dense: self.dense.embedder().is_some(),
-                    mixed: false,
-                },
-            ));
-            if pending.len() >= EMBED_BATCH * 4 {
-                self.write(
-                    collection,
-                    std::mem::take(&mut pending),
-                    &reuse,
-                    &mut applied,
-                )
-                .await?;
-            }
+            self.write(
+                collection,
+                std::mem::take(&mut pending),
+                &reuse,
+                &mut applied,
+            )
+            .await?;
         }
         applied.chunks = states.iter().map(|(_, s)| s.chunks as usize).sum();
-        self.write(collection, pending, &reuse, &mut applied)
-            .await?;
         if let Some(inv) = self
             .inventories
             .lock()
@@ -295,6 +249,91 @@ impl<S: VectorStore> Rag<S> {
             inv.extend(states);
         }
         Ok(applied)
+    }
+
+    fn uncache(&self, collection: &str, paths: &[String]) {
+        if let Some(inv) = self
+            .inventories
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_mut(collection)
+        {
+            for p in paths {
+                inv.remove(p);
+            }
+        }
+    }
+
+    /// The dense vectors already stored for `files`' chunks, by embedding text: a changed
+    /// file usually keeps most of its chunks word for word, and those are not embedded again.
+    async fn reusable(
+        &self,
+        collection: &str,
+        files: &[SourceFile],
+    ) -> Result<HashMap<String, Vec<f32>>, IndexError> {
+        let mut reuse = HashMap::new();
+        if self.dense.embedder().is_none() {
+            return Ok(reuse);
+        }
+        let inv = self.inventory(collection).await?;
+        let embedded: Vec<String> = files
+            .iter()
+            .filter(|f| inv.get(&f.path).is_some_and(|s| s.dense))
+            .map(|f| f.path.clone())
+            .collect();
+        if !embedded.is_empty() {
+            for (p, v) in self.store.dense_chunks(collection, embedded).await? {
+                reuse.insert(embedding_text(&p), v);
+            }
+        }
+        Ok(reuse)
+    }
+
+    /// Chunks `file` into points (sparse vectors made, dense ones left to `write`).
+    fn chunk_file(
+        &self,
+        file: SourceFile,
+        pending: &mut Vec<Point>,
+        states: &mut Vec<(String, FileState)>,
+        applied: &mut Applied,
+    ) {
+        let lang = Lang::from_path(&file.path).unwrap_or(Lang::Text);
+        let chunks = kiln_code::chunk(&file.path, &file.text, &self.chunking);
+        applied.files += 1;
+        applied.lines += file.text.lines().count();
+        let total = chunks.len() as u32;
+        for (i, c) in chunks.into_iter().enumerate() {
+            let payload = ChunkPayload {
+                path: file.path.clone(),
+                blob: file.blob.clone(),
+                lang: lang.name().to_owned(),
+                start_line: c.start_line,
+                end_line: c.end_line,
+                symbols: c.symbols,
+                kind: format!("{:?}", c.kind).to_lowercase(),
+                text: c.text,
+                chunk: i as u32,
+                chunks: total,
+                dense: false,
+            };
+            let sparse = sparse::document(&payload.path, &payload.symbols, &payload.text);
+            pending.push(Point {
+                id: point_id(&payload.path, &payload.blob, payload.chunk),
+                dense: None,
+                sparse,
+                payload,
+            });
+        }
+        states.push((
+            file.path,
+            FileState {
+                blob: file.blob,
+                chunks: total,
+                present: total,
+                dense: self.dense.embedder().is_some(),
+                mixed: false,
+            },
+        ));
     }
 
     /// Embeds (when the model is there) the points `reuse` has no vector for, and upserts
