@@ -18,6 +18,8 @@ pub const DIM: usize = 384;
 /// Tokens per input: longer chunks are truncated for the dense vector (the sparse vector
 /// still sees the whole chunk).
 pub const MAX_TOKENS: usize = 256;
+/// Texts per model run.
+const BATCH: usize = 16;
 
 /// The files a model directory must hold.
 pub const MODEL_FILES: [&str; 5] = [
@@ -132,10 +134,27 @@ impl Embedder {
         if texts.is_empty() {
             return Ok(vec![]);
         }
+        // A batch is padded to its longest text, so texts of like length go together:
+        // small functions beside a 256-token window would otherwise pay for its length.
+        let mut order: Vec<usize> = (0..texts.len()).collect();
+        order.sort_by_key(|&i| texts[i].len());
+        let sorted: Vec<&String> = order.iter().map(|&i| &texts[i]).collect();
         let mut model = self.model.lock().unwrap_or_else(|p| p.into_inner());
-        let mut out = model
-            .embed(texts, Some(16))
+        let embedded = model
+            .embed(sorted, Some(BATCH))
             .map_err(|e| EmbedError::Embed(e.to_string()))?;
+        drop(model);
+        if embedded.len() != texts.len() {
+            return Err(EmbedError::Embed(format!(
+                "the model gave {} vectors for {} texts",
+                embedded.len(),
+                texts.len()
+            )));
+        }
+        let mut out = vec![Vec::new(); texts.len()];
+        for (i, v) in order.into_iter().zip(embedded) {
+            out[i] = v;
+        }
         for v in &mut out {
             normalize(v);
             if v.len() != DIM {
