@@ -85,21 +85,49 @@ struct Recipe<'a> {
 }
 
 /// Writes `commit` where a static attached project's stamp is served, inside the release
-/// checkout's served directory (the repository itself is never touched).
-fn stamp_static_site(ws: &Path, template: &Template, commit: &str) -> std::io::Result<()> {
+/// checkout's served directory (the repository itself is never touched). The checkout is
+/// the project's own content: a served directory that resolves outside it is refused, and
+/// a `__kiln` or `__kiln/version` that is not a plain directory and file is replaced, so a
+/// planted symlink cannot aim the write elsewhere.
+fn stamp_static_site(ws: &Path, template: &Template, commit: &str) -> Result<(), String> {
     let dir = template
         .manifest
         .serve
         .static_dir
         .as_deref()
         .unwrap_or(Path::new("."));
-    let file = ws
-        .join(dir)
-        .join(kiln_learn::STAMP_PATH.trim_start_matches('/'));
-    if let Some(parent) = file.parent() {
-        std::fs::create_dir_all(parent)?;
+    let io = |what: &str, p: &Path, e: std::io::Error| format!("{what} {}: {e}", p.display());
+    let root = ws.canonicalize().map_err(|e| io("resolving", ws, e))?;
+    let served = ws.join(dir);
+    std::fs::create_dir_all(&served).map_err(|e| io("creating", &served, e))?;
+    let served = served
+        .canonicalize()
+        .map_err(|e| io("resolving", &served, e))?;
+    if !served.starts_with(&root) {
+        return Err(format!(
+            "the served directory {} leads outside the checkout",
+            dir.display()
+        ));
     }
-    std::fs::write(file, commit)
+    let stamp = Path::new(kiln_learn::STAMP_PATH.trim_start_matches('/'));
+    let mut at = served;
+    let parts: Vec<_> = stamp.components().collect();
+    for (i, part) in parts.iter().enumerate() {
+        at.push(part);
+        let last = i + 1 == parts.len();
+        match std::fs::symlink_metadata(&at) {
+            Ok(m) if !last && m.is_dir() => continue,
+            Ok(m) if m.is_dir() => {
+                std::fs::remove_dir_all(&at).map_err(|e| io("replacing", &at, e))?
+            }
+            Ok(_) => std::fs::remove_file(&at).map_err(|e| io("replacing", &at, e))?,
+            Err(_) => {}
+        }
+        if !last {
+            std::fs::create_dir(&at).map_err(|e| io("creating", &at, e))?;
+        }
+    }
+    std::fs::write(&at, commit).map_err(|e| io("writing", &at, e))
 }
 
 /// The previous verified release, live again after a failed verification.
@@ -403,8 +431,9 @@ impl Deployer {
                 if recipe.attached
                     && let kiln_templates::ServeKind::Static = template.manifest.serve.kind
                 {
-                    stamp_static_site(&ws, template, commit)
-                        .map_err(|e| HandlerError::retryable("writing the build stamp", &e))?;
+                    stamp_static_site(&ws, template, commit).map_err(|e| {
+                        HandlerError::Permanent(format!("writing the build stamp: {e}"))
+                    })?;
                 }
                 let spec = self.spec(cx, job, recipe, ws, app_env).await?;
                 // The kill switch, checked last: a pause during the build stops the deploy.
@@ -842,5 +871,40 @@ mod tests {
             &[story("Order list"), story("Tom & Jerry"), story("Live map")],
         );
         assert_eq!(texts, ["shop", "Order list", "Live map"]);
+    }
+
+    fn static_recipe(dir: &str) -> Template {
+        let k = kiln_knowledge::Knowledge {
+            deploy: Some(kiln_knowledge::DeployRecipe {
+                kind: Some("static".into()),
+                dir: Some(dir.into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        kiln_learn::recipe("site", &k)
+    }
+
+    #[test]
+    fn the_stamp_is_written_inside_the_served_directory_only() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (ws, outside) = (tmp.path().join("ws"), tmp.path().join("outside"));
+        std::fs::create_dir_all(ws.join("site")).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        // The repository planted `site/__kiln` pointing out of the checkout.
+        std::os::unix::fs::symlink(&outside, ws.join("site/__kiln")).unwrap();
+        stamp_static_site(&ws, &static_recipe("site"), "abc123").unwrap();
+        assert_eq!(
+            std::fs::read_to_string(ws.join("site/__kiln/version")).unwrap(),
+            "abc123"
+        );
+        assert!(ws.join("site/__kiln").symlink_metadata().unwrap().is_dir());
+        assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
+
+        // A served directory that is itself a way out is refused.
+        std::os::unix::fs::symlink(&outside, ws.join("public")).unwrap();
+        let err = stamp_static_site(&ws, &static_recipe("public"), "abc123").unwrap_err();
+        assert!(err.contains("leads outside the checkout"), "{err}");
+        assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
     }
 }
