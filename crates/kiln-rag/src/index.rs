@@ -219,9 +219,11 @@ impl<S: VectorStore> Rag<S> {
             let paths: Vec<String> = group.iter().map(|f| f.path.clone()).collect();
             self.store.delete_paths(collection, paths.clone()).await?;
             self.uncache(collection, &paths);
-            for file in group {
+            let last = group.len();
+            for (i, file) in group.into_iter().enumerate() {
                 self.chunk_file(file, &mut pending, &mut states, &mut applied);
-                if pending.len() >= EMBED_BATCH * 4 {
+                // The group's vectors go with it, so its points are written before the next.
+                if pending.len() >= EMBED_BATCH * 4 || i + 1 == last {
                     self.write(
                         collection,
                         std::mem::take(&mut pending),
@@ -231,13 +233,6 @@ impl<S: VectorStore> Rag<S> {
                     .await?;
                 }
             }
-            self.write(
-                collection,
-                std::mem::take(&mut pending),
-                &reuse,
-                &mut applied,
-            )
-            .await?;
         }
         applied.chunks = states.iter().map(|(_, s)| s.chunks as usize).sum();
         if let Some(inv) = self
@@ -275,12 +270,24 @@ impl<S: VectorStore> Rag<S> {
         if self.dense.embedder().is_none() {
             return Ok(reuse);
         }
-        let inv = self.inventory(collection).await?;
-        let embedded: Vec<String> = files
-            .iter()
-            .filter(|f| inv.get(&f.path).is_some_and(|s| s.dense))
-            .map(|f| f.path.clone())
-            .collect();
+        let loaded = self
+            .inventories
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(collection);
+        if !loaded {
+            self.inventory(collection).await?;
+        }
+        // Read in place: copying the whole inventory for every group would be quadratic.
+        let embedded: Vec<String> = {
+            let inventories = self.inventories.lock().unwrap_or_else(|p| p.into_inner());
+            let inv = inventories.get(collection);
+            files
+                .iter()
+                .filter(|f| inv.and_then(|i| i.get(&f.path)).is_some_and(|s| s.dense))
+                .map(|f| f.path.clone())
+                .collect()
+        };
         if !embedded.is_empty() {
             for (p, v) in self.store.dense_chunks(collection, embedded).await? {
                 reuse.insert(embedding_text(&p), v);
