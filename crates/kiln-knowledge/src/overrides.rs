@@ -202,6 +202,14 @@ fn check_command(field: &str, value: &str) -> Result<(), OverrideError> {
 
 /// A `[deploy]` section the deployer can act on, or the field that stops it.
 fn check_deploy(d: &DeployRecipe) -> Result<(), OverrideError> {
+    // A field the other kind uses is refused rather than silently ignored.
+    let unused = |field: &str, set: bool, why: &str| {
+        if set {
+            Err(invalid(field, why.to_owned()))
+        } else {
+            Ok(())
+        }
+    };
     match d.kind.as_deref() {
         None => {
             return Err(invalid(
@@ -210,18 +218,16 @@ fn check_deploy(d: &DeployRecipe) -> Result<(), OverrideError> {
             ));
         }
         Some("static") => {
-            if d.command.is_some() {
-                return Err(invalid(
-                    "deploy.command",
-                    "is for kind = \"process\"; a static site is built by [commands] build",
-                ));
-            }
-            if d.version.is_some() {
-                return Err(invalid(
-                    "deploy.version",
-                    "is for kind = \"process\"; Kiln writes a static site's stamp itself",
-                ));
-            }
+            unused(
+                "deploy.command",
+                d.command.is_some(),
+                "is for kind = \"process\"; a static site is built by [commands] build",
+            )?;
+            unused(
+                "deploy.version",
+                d.version.is_some(),
+                "is for kind = \"process\"; Kiln writes a static site's stamp itself",
+            )?;
             if let Some(dir) = &d.dir {
                 check_relative_path("deploy.dir", dir)?;
             }
@@ -236,12 +242,11 @@ fn check_deploy(d: &DeployRecipe) -> Result<(), OverrideError> {
                     ));
                 }
             }
-            if d.dir.is_some() {
-                return Err(invalid(
-                    "deploy.dir",
-                    "is for kind = \"static\"; a process app runs in the repository's root",
-                ));
-            }
+            unused(
+                "deploy.dir",
+                d.dir.is_some(),
+                "is for kind = \"static\"; a process app runs in the repository's root",
+            )?;
             match &d.version {
                 Some(v) => check_url_path("deploy.version", v, false)?,
                 None => {
