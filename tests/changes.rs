@@ -92,7 +92,21 @@ fn make_notes(dir: &Path) {
     git(dir, &["commit", "-q", "-m", "notes"]);
 }
 
-async fn import(stack: &Stack, name: &str, url: &str) -> Value {
+/// What every stack here needs: `root` allowed for `file://` imports, and BM25-only
+/// retrieval (exact arithmetic, so what is retrieved cannot drift between runs).
+fn sources_env(root: &Path) -> Vec<(String, String)> {
+    vec![
+        (
+            "KILN_API__IMPORT_ROOTS".into(),
+            format!("[\"{}\"]", root.display()),
+        ),
+        ("KILN_RAG__DENSE".into(), "false".into()),
+    ]
+}
+
+/// Imports the repository `root/name` as project `name`.
+async fn import(stack: &Stack, root: &Path, name: &str) -> Value {
+    let url = format!("file://{}", root.join(name).display());
     let resp = stack
         .http
         .post(format!("{}/api/v1/projects", stack.api))
@@ -152,25 +166,9 @@ async fn offline_a_change_runs_the_projects_own_tests_and_says_nothing_was_chang
     let head = make_ledger(&root.join("ledger"));
     make_zig(&root.join("zig"));
     make_notes(&root.join("notes"));
-    let stack = Stack::start_with(
-        env,
-        env!("CARGO_BIN_EXE_kiln"),
-        vec![
-            (
-                "KILN_API__IMPORT_ROOTS".into(),
-                format!("[\"{}\"]", root.display()),
-            ),
-            ("KILN_RAG__DENSE".into(), "false".into()),
-        ],
-    )
-    .await;
+    let stack = Stack::start_with(env, env!("CARGO_BIN_EXE_kiln"), sources_env(&root)).await;
     for name in ["ledger", "zig", "notes"] {
-        import(
-            &stack,
-            name,
-            &format!("file://{}", root.join(name).display()),
-        )
-        .await;
+        import(&stack, &root, name).await;
     }
 
     // Bad requests name what is wrong and create nothing.
@@ -388,19 +386,9 @@ async fn with_a_model_a_change_sees_retrieved_code_is_fixed_and_merged() {
         .on("review", vec![review()]);
     let fake = script.serve().await;
     let mut extra = llm_env(&fake, KEY);
-    extra.push((
-        "KILN_API__IMPORT_ROOTS".into(),
-        format!("[\"{}\"]", root.display()),
-    ));
-    // BM25-only: exact arithmetic, so what is retrieved cannot drift between runs.
-    extra.push(("KILN_RAG__DENSE".into(), "false".into()));
+    extra.extend(sources_env(&root));
     let stack = Stack::start_with(env, env!("CARGO_BIN_EXE_kiln"), extra).await;
-    import(
-        &stack,
-        "ledger",
-        &format!("file://{}", root.join("ledger").display()),
-    )
-    .await;
+    import(&stack, &root, "ledger").await;
 
     let id = change(&stack, "ledger", "Give bulk orders a discount").await;
     let task = stack.wait_finished(&id, FINISH).await;
@@ -623,20 +611,11 @@ async fn with_a_deploy_recipe_an_approved_change_is_deployed_verified_and_merged
         .on("review", vec![review()]);
     let fake = script.serve().await;
     let mut extra = llm_env(&fake, KEY);
-    extra.push((
-        "KILN_API__IMPORT_ROOTS".into(),
-        format!("[\"{}\"]", root.display()),
-    ));
-    extra.push(("KILN_RAG__DENSE".into(), "false".into()));
+    extra.extend(sources_env(&root));
     let stack = Stack::start_with(env, env!("CARGO_BIN_EXE_kiln"), extra).await;
 
     // A static site: built by its own commands, stamped by Kiln, served from `dir` only.
-    import(
-        &stack,
-        "brochure",
-        &format!("file://{}", root.join("brochure").display()),
-    )
-    .await;
+    import(&stack, &root, "brochure").await;
     let id = change(&stack, "brochure", "Show the Saturday opening hours").await;
     let task = stack.wait_finished(&id, FINISH).await;
     assert_eq!(task["status"], "deployed", "{task:#}");
@@ -671,12 +650,7 @@ async fn with_a_deploy_recipe_an_approved_change_is_deployed_verified_and_merged
     );
 
     // A process: started by its recipe's command, verified at its own health and version paths.
-    import(
-        &stack,
-        "counter",
-        &format!("file://{}", root.join("counter").display()),
-    )
-    .await;
+    import(&stack, &root, "counter").await;
     let id = change(&stack, "counter", "Say it is a shop").await;
     let task = stack.wait_finished(&id, FINISH).await;
     assert_eq!(task["status"], "deployed", "{task:#}");

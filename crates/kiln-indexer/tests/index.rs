@@ -126,7 +126,12 @@ fn make_repo(env: &TestEnv) -> (PathBuf, String, String) {
     git(&work, &["rm", "-q", "web/checkout.ts"]);
     git(&work, &["commit", "-q", "-am", "second"]);
     let second = git(&work, &["rev-parse", "HEAD"]);
-    let bare = env.data_path().join("git/shop.git");
+    (bare_clone(env, &work, "shop"), first, second)
+}
+
+/// The project repository `<data>/git/<project>.git`, a bare clone of `work`.
+fn bare_clone(env: &TestEnv, work: &Path, project: &str) -> PathBuf {
+    let bare = env.data_path().join(format!("git/{project}.git"));
     std::fs::create_dir_all(bare.parent().unwrap()).unwrap();
     git(
         env.data_path(),
@@ -138,7 +143,7 @@ fn make_repo(env: &TestEnv) -> (PathBuf, String, String) {
             bare.to_str().unwrap(),
         ],
     );
-    (bare, first, second)
+    bare
 }
 
 /// The model the setup script installed.
@@ -609,17 +614,7 @@ async fn a_repository_over_the_file_cap_keeps_its_code_and_says_what_it_left_out
     git(&work, &["add", "-A"]);
     git(&work, &["commit", "-q", "-m", "many files"]);
     let head = git(&work, &["rev-parse", "HEAD"]);
-    let bare = env.data_path().join("git/huge.git");
-    git(
-        env.data_path(),
-        &[
-            "clone",
-            "-q",
-            "--bare",
-            work.to_str().unwrap(),
-            bare.to_str().unwrap(),
-        ],
-    );
+    let bare = bare_clone(&env, &work, "huge");
 
     let config = Config {
         dense: false,
