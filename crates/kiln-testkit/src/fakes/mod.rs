@@ -1,6 +1,8 @@
 //! Local fakes of the services Kiln's intake talks to — the Telegram Bot API, Discord's
 //! interaction webhooks and Jira Cloud's REST v3 API — speaking their real wire formats on
-//! `127.0.0.1:<random port>`, so the clients are tested over real HTTP.
+//! `127.0.0.1:<random port>`, so the clients are tested over real HTTP. The GitHub fake
+//! ([`FakeGitHub`]) adds REST v3 with app and token auth, and real repositories behind git's
+//! smart HTTP protocol.
 //!
 //! Each fake records every request ([`Recorded`]: method, path, query, headers, JSON body)
 //! for the test to assert on, keeps the state a real service would (messages, updates,
@@ -14,10 +16,12 @@
 //! ```
 
 pub mod discord;
+pub mod github;
 pub mod jira;
 pub mod telegram;
 
 pub use discord::FakeDiscord;
+pub use github::FakeGitHub;
 pub use jira::FakeJira;
 pub use telegram::FakeTelegram;
 
