@@ -30,6 +30,14 @@ pub enum Error {
     #[error("push to branch {branch} was rejected: {reason}")]
     PushRejected { branch: String, reason: String },
 
+    /// Kiln pushes only `kiln/...` branches to a remote host.
+    #[error("refusing to push to {0:?}: Kiln pushes only kiln/<task> branches")]
+    RefusedPush(String),
+
+    /// A remote URL that is not a plain http(s) URL without credentials.
+    #[error("invalid remote {0}: an http(s) URL without credentials is needed")]
+    InvalidRemote(String),
+
     /// A path given to the API could escape the working tree or reach git's metadata.
     #[error("unsafe path {path:?}: {reason}")]
     UnsafePath { path: String, reason: &'static str },

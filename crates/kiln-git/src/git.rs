@@ -160,6 +160,11 @@ impl Git {
         for setting in HARDENING {
             cmd.arg("-c").arg(setting);
         }
+        if let Some(header) = inv.auth {
+            cmd.env("GIT_CONFIG_COUNT", "1")
+                .env("GIT_CONFIG_KEY_0", "http.extraHeader")
+                .env("GIT_CONFIG_VALUE_0", header);
+        }
         match inv.location {
             // An explicit --git-dir disables repository discovery: a missing or wrong path
             // fails instead of silently operating on some enclosing repository.
@@ -303,6 +308,9 @@ pub(crate) struct Invocation<'a> {
     args: Vec<OsString>,
     stdin: Option<Vec<u8>>,
     identity: Option<&'a Identity>,
+    /// An `Authorization` header for http(s) remotes, given to git through its environment
+    /// (never the command line, which other processes can read, nor any config file).
+    auth: Option<&'a str>,
 }
 
 impl<'a> Invocation<'a> {
@@ -312,6 +320,7 @@ impl<'a> Invocation<'a> {
             args: Vec::new(),
             stdin: None,
             identity: None,
+            auth: None,
         }
     }
 
@@ -350,6 +359,12 @@ impl<'a> Invocation<'a> {
 
     pub(crate) fn identity(mut self, identity: &'a Identity) -> Self {
         self.identity = Some(identity);
+        self
+    }
+
+    /// Sends `header` (`Authorization: ...`) with every http(s) request of this command.
+    pub(crate) fn auth(mut self, header: Option<&'a str>) -> Self {
+        self.auth = header;
         self
     }
 

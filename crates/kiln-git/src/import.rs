@@ -41,6 +41,8 @@ pub struct ImportUrl {
     url: String,
     shown: String,
     file: bool,
+    /// An `Authorization` header for an https source (see [`ImportUrl::with_auth`]).
+    auth: Option<String>,
 }
 
 impl std::fmt::Debug for ImportUrl {
@@ -81,6 +83,7 @@ impl ImportUrl {
                     url: url.to_owned(),
                     shown,
                     file: false,
+                    auth: None,
                 })
             }
             "file" => {
@@ -113,6 +116,7 @@ impl ImportUrl {
                     url: format!("file://{}", real.display()),
                     shown,
                     file: true,
+                    auth: None,
                 })
             }
             other => Err(ImportError::InvalidUrl(format!(
@@ -124,6 +128,13 @@ impl ImportUrl {
     /// The URL as it may be stored, logged and shown: credentials masked.
     pub fn shown(&self) -> &str {
         &self.shown
+    }
+
+    /// Authenticates to an http(s) source with a token, sent as an `Authorization` header
+    /// through git's environment: never in the URL, the command line or a stored config.
+    pub fn with_auth(mut self, auth: &crate::HttpAuth) -> Self {
+        self.auth = Some(auth.header().to_owned());
+        self
     }
 }
 
@@ -220,7 +231,9 @@ impl Git {
         };
         let ls = Self::import_args(url, &["ls-remote", "--heads", &upload_pack, "--", &url.url]);
         let ls: Vec<&str> = ls.iter().map(String::as_str).collect();
-        let out = self.output(&Invocation::none().args(ls)).await?;
+        let out = self
+            .output(&Invocation::none().args(ls).auth(url.auth.as_deref()))
+            .await?;
         if !out.status.success() {
             return Err(ImportError::Unreachable {
                 url: shown,
@@ -274,7 +287,9 @@ impl Git {
                 ],
             );
             let clone: Vec<&str> = clone.iter().map(String::as_str).collect();
-            let out = self.output(&Invocation::none().args(clone)).await?;
+            let out = self
+                .output(&Invocation::none().args(clone).auth(url.auth.as_deref()))
+                .await?;
             if !out.status.success() {
                 return Err(ImportError::Failed {
                     url: shown.clone(),
