@@ -115,3 +115,83 @@ pub async fn paused<'e>(
     .await?;
     row.map(|r| parse(r.try_get("value")?)).transpose()
 }
+
+/// Write guards: side effects that can be switched off on their own, globally or per
+/// project, while the rest of Kiln keeps working. A row `guard:<name>` (everywhere) or
+/// `guard:<name>:<project>` means the guard is off; what Kiln would have done is recorded
+/// instead of done.
+pub const GUARDS: &[&str] = &["github_writes", "auto_merge"];
+
+fn guard_flag(guard: &str, project: Option<&str>) -> String {
+    match project {
+        None => format!("guard:{guard}"),
+        Some(p) => format!("guard:{guard}:{p}"),
+    }
+}
+
+/// Switches `guard` off (with who and why) or back on; true when that changed anything.
+pub async fn set_guard<'e>(
+    db: impl PgExecutor<'e>,
+    guard: &str,
+    project: Option<&str>,
+    off: Option<&PauseFlag>,
+) -> Result<bool> {
+    let name = guard_flag(guard, project);
+    let done = match off {
+        Some(flag) => {
+            let value = serde_json::to_value(flag).expect("a flag serialises");
+            sqlx::query(
+                "INSERT INTO control_flags (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+            )
+            .bind(name)
+            .bind(value)
+            .execute(db)
+            .await?
+        }
+        None => {
+            sqlx::query("DELETE FROM control_flags WHERE name = $1")
+                .bind(name)
+                .execute(db)
+                .await?
+        }
+    };
+    Ok(done.rows_affected() == 1)
+}
+
+/// Why `guard` is off for `project` (the global switch first), or `None` when it is on.
+pub async fn guard_off<'e>(
+    db: impl PgExecutor<'e>,
+    guard: &str,
+    project: &str,
+) -> Result<Option<PauseFlag>> {
+    let row = sqlx::query(
+        "SELECT value FROM control_flags WHERE name = $1 OR name = $2 ORDER BY name = $1 DESC LIMIT 1",
+    )
+    .bind(guard_flag(guard, None))
+    .bind(guard_flag(guard, Some(project)))
+    .fetch_optional(db)
+    .await?;
+    row.map(|r| parse(r.try_get("value")?)).transpose()
+}
+
+/// Every guard that is off: (guard, project or `None` for everywhere, why).
+pub async fn guards_off<'e>(
+    db: impl PgExecutor<'e>,
+) -> Result<Vec<(String, Option<String>, PauseFlag)>> {
+    let rows = sqlx::query(
+        "SELECT name, value FROM control_flags WHERE starts_with(name, 'guard:') ORDER BY name",
+    )
+    .fetch_all(db)
+    .await?;
+    let mut out = Vec::new();
+    for r in rows {
+        let name: String = r.try_get("name")?;
+        let rest = name.trim_start_matches("guard:");
+        let (guard, project) = match rest.split_once(':') {
+            Some((g, p)) => (g.to_owned(), Some(p.to_owned())),
+            None => (rest.to_owned(), None),
+        };
+        out.push((guard, project, parse(r.try_get("value")?)?));
+    }
+    Ok(out)
+}

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod auth;
 pub mod control;
 pub mod delivery;
+pub mod github;
 pub mod knowledge;
 pub mod memory;
 pub mod people;

@@ -1,0 +1,61 @@
+-- Projects whose code lives on GitHub: the project is bound to one repository there, Kiln
+-- mirrors it locally (as for an imported project), and publishes each task as a pull request
+-- from `kiln/<task-id>` with one check run per stage.
+
+-- 'local': the bare repository under the data dir is the only home of the code (default).
+-- 'github': `repository` (owner/name) on GitHub is the home; the local repository mirrors it.
+ALTER TABLE projects
+    ADD COLUMN host text NOT NULL DEFAULT 'local' CHECK (host IN ('local', 'github')),
+    ADD COLUMN repository text,
+    -- who merges an approved pull request: 'auto' (the gate's approval is enough)
+    ADD COLUMN merge_policy text NOT NULL DEFAULT 'auto' CHECK (merge_policy IN ('auto')),
+    ADD CONSTRAINT projects_repository_host CHECK ((host = 'local') = (repository IS NULL));
+
+-- One pull request per task: what Kiln last wrote to it. Looked up on GitHub by head branch
+-- before it is ever created, so a lost row never means a second pull request.
+CREATE TABLE github_pulls (
+    task_id         uuid PRIMARY KEY REFERENCES tasks (id) ON DELETE CASCADE,
+    repository      text NOT NULL,
+    number          bigint NOT NULL,
+    node_id         text NOT NULL,
+    html_url        text NOT NULL,
+    -- the commit last pushed to the head branch
+    head_sha        text,
+    draft           boolean NOT NULL DEFAULT true,
+    -- sha256 of the title and body last written, so an unchanged body is not sent again
+    body_hash       text,
+    -- 'open', 'merged' or 'closed'
+    state           text NOT NULL DEFAULT 'open',
+    merge_sha       text,
+    -- the comment that reported the deployment of the merge commit
+    comment_id      bigint,
+    -- the task's updated_at when it was last published in full: a finished task whose
+    -- records have not changed since is not looked at again
+    synced_at       timestamptz,
+    updated_at      timestamptz NOT NULL DEFAULT now()
+);
+
+-- One check run per (task, name, head commit): its GitHub id and the state last written.
+CREATE TABLE github_checks (
+    task_id         uuid NOT NULL REFERENCES tasks (id) ON DELETE CASCADE,
+    name            text NOT NULL,
+    head_sha        text NOT NULL,
+    check_run_id    bigint NOT NULL,
+    -- the status last written: 'queued', 'in_progress' or 'completed'
+    status          text NOT NULL,
+    -- sha256 of the status, conclusion and output last written
+    state_hash      text NOT NULL,
+    updated_at      timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (task_id, name, head_sha)
+);
+
+-- What Kiln would have written to GitHub while a write guard was off, once per task and
+-- action, so a person can see it.
+CREATE TABLE github_withheld (
+    task_id         uuid NOT NULL REFERENCES tasks (id) ON DELETE CASCADE,
+    action          text NOT NULL,
+    guard           text NOT NULL,
+    detail          jsonb NOT NULL,
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (task_id, action)
+);
