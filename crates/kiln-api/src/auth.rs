@@ -125,6 +125,8 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
     (Method::GET, "/api/v1/system", R(Role::Viewer)),
     (Method::GET, "/api/v1/system/pause", R(Role::Viewer)),
     (Method::PUT, "/api/v1/system/pause", R(Role::Admin)),
+    (Method::GET, "/api/v1/system/guards", R(Role::Viewer)),
+    (Method::PUT, "/api/v1/system/guards", R(Role::Admin)),
     (Method::GET, "/api/v1/audit", R(Role::Viewer)),
     (Method::GET, "/api/v1/tokens", R(Role::Admin)),
     (Method::POST, "/api/v1/tokens", R(Role::Admin)),

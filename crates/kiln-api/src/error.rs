@@ -131,6 +131,9 @@ pub enum Error {
     },
     #[error("{0}")]
     Conflict(String),
+    /// GitHub could not be reached, or refused what Kiln asked.
+    #[error("{0}")]
+    GitHub(String),
     #[error("no token {0:?} (it may have been revoked already)")]
     TokenNotFound(String),
     #[error("no webhook subscription {0}")]
@@ -264,6 +267,7 @@ impl Error {
                 (S::UNPROCESSABLE_ENTITY, "import-refused", "Import refused")
             }
             Error::ImportFailed(_) => (S::CONFLICT, "import-failed", "Import failed"),
+            Error::GitHub(_) => (S::BAD_GATEWAY, "github-failed", "GitHub request failed"),
             Error::NoKnowledge(_) => (S::NOT_FOUND, "no-knowledge", "No project knowledge yet"),
             Error::AppNotRemoved { .. } => {
                 (S::CONFLICT, "app-not-removed", "App could not be removed")

@@ -36,19 +36,39 @@ pub struct ImportSource {
     pub branch: Option<String>,
 }
 
-/// A new project from an existing repository.
+/// A new project: an existing repository mirrored in (`import`), or a repository on GitHub
+/// that the project is bound to (`host: "github"`), created there first when `create` is
+/// true.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateProject {
     /// Project name: lowercase letters, digits and '-'.
     pub name: String,
-    pub import: ImportSource,
+    /// Mirror an existing repository from any git host (not with `host`).
+    pub import: Option<ImportSource>,
+    /// `github`: the project's code lives in `repository` on GitHub; Kiln mirrors its default
+    /// branch and publishes every task as a pull request with check runs.
+    pub host: Option<String>,
+    /// `owner/name` on GitHub (with `host`).
+    pub repository: Option<String>,
+    /// Create `repository` on GitHub (default false: bind one that exists).
+    pub create: Option<bool>,
+    /// `private` (default) or `public`, for a repository Kiln creates.
+    pub visibility: Option<String>,
+    /// Who merges an approved pull request: `auto` (the gate's approval is enough; the
+    /// default and, for now, the only policy).
+    pub merge_policy: Option<String>,
 }
 
 /// The imported project.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ProjectImported {
     pub name: String,
+    /// `local`, or `github` for a project bound to a GitHub repository.
+    pub host: String,
+    /// `owner/name` on GitHub, for a GitHub project.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repository: Option<String>,
     /// The source, credentials masked.
     pub source_url: String,
     pub branch: String,
@@ -65,12 +85,13 @@ pub struct ProjectImported {
     tag = "catalog",
     request_body = CreateProject,
     responses(
-        (status = 201, description = "Mirrored; indexing and the knowledge scan follow", body = ProjectImported),
+        (status = 201, description = "Mirrored (and, for GitHub, bound to the repository); indexing and the knowledge scan follow", body = ProjectImported),
+        (status = 502, description = "GitHub could not be reached or refused the request", body = Problem, content_type = "application/problem+json"),
         (status = 400, description = "Malformed JSON or a body that does not match the schema", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The name is taken, or the repository could not be mirrored (unreachable, private, no such branch, empty)", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body larger than the limit", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "An invalid name, URL or branch", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An invalid name, URL, branch, host, repository, visibility or merge policy, or GitHub is not configured", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[instrument(skip_all)]
@@ -89,19 +110,48 @@ pub async fn create_project(
             Error::MalformedJson(e.to_string())
         }
     })?;
-    let name = crate::validate::project_name(request.name)?;
-    let branch = request
-        .import
-        .branch
-        .unwrap_or_else(|| kiln_git::BASE_BRANCH.to_owned());
-    let url = ImportUrl::parse(&request.import.url, &state.config.import_roots)
-        .map_err(|e| Error::ImportRefused(e.to_string()))?;
-    if queries::project_exists(&state.ctx.db, &name).await? {
-        return Err(Error::ProjectExists {
-            name,
-            suggestion: None,
-        });
-    }
+    let name = crate::validate::project_name(request.name.clone())?;
+    let (url, branch, bound) = match (&request.import, request.host.as_deref()) {
+        (Some(_), Some(_)) => {
+            return Err(Error::InvalidBody(
+                "give either `import` or `host`, not both".into(),
+            ));
+        }
+        (None, None) => {
+            return Err(Error::InvalidBody(
+                "give `import` (a repository to mirror) or `host: \"github\"` with `repository`"
+                    .into(),
+            ));
+        }
+        (Some(import), None) => {
+            if request.repository.is_some()
+                || request.create.is_some()
+                || request.visibility.is_some()
+                || request.merge_policy.is_some()
+            {
+                return Err(Error::InvalidBody(
+                    "`repository`, `create`, `visibility` and `merge_policy` go with `host`".into(),
+                ));
+            }
+            let branch = import
+                .branch
+                .clone()
+                .unwrap_or_else(|| kiln_git::BASE_BRANCH.to_owned());
+            let url = ImportUrl::parse(&import.url, &state.config.import_roots)
+                .map_err(|e| Error::ImportRefused(e.to_string()))?;
+            if queries::project_exists(&state.ctx.db, &name).await? {
+                return Err(Error::ProjectExists {
+                    name,
+                    suggestion: None,
+                });
+            }
+            (url, branch, None)
+        }
+        (None, Some(host)) => {
+            let bound = crate::github::prepare(&state, &name, host, &request).await?;
+            (bound.url.clone(), bound.branch.clone(), Some(bound))
+        }
+    };
     let repo = state.ctx.repo_path(&name);
     let git = kiln_git::Git::new();
     let imported = tokio::time::timeout(IMPORT_TIMEOUT, git.import(&url, &branch, &repo))
@@ -123,13 +173,38 @@ pub async fn create_project(
     // (or the database) removes the mirror again, so nothing half-made stays.
     let id = uuid::Uuid::now_v7();
     let mut tx = state.ctx.db.begin().await?;
-    let claimed =
-        kiln_store::knowledge::insert_imported(&mut *tx, id, &name, url.shown(), &branch).await;
+    let claimed = match &bound {
+        None => {
+            kiln_store::knowledge::insert_imported(&mut *tx, id, &name, url.shown(), &branch).await
+        }
+        Some(b) => {
+            kiln_store::github::insert_project(
+                &mut *tx,
+                id,
+                &name,
+                &b.repository.to_string(),
+                url.shown(),
+                &branch,
+                &b.merge_policy,
+            )
+            .await
+        }
+    };
     let claimed = match claimed {
         Ok(true) => {
-            let entry = who
-                .audit("project.imported", &name)
-                .detail(serde_json::json!({ "url": url.shown(), "branch": branch, "commit": imported.commit }));
+            let entry = match &bound {
+                None => who
+                    .audit("project.imported", &name)
+                    .detail(serde_json::json!({ "url": url.shown(), "branch": branch, "commit": imported.commit })),
+                Some(b) => who.audit("project.bound", &name).detail(serde_json::json!({
+                    "host": "github",
+                    "repository": b.repository.to_string(),
+                    "created": b.created,
+                    "branch": branch,
+                    "commit": imported.commit,
+                    "merge_policy": b.merge_policy,
+                })),
+            };
             match audit::append(&mut *tx, &entry).await {
                 Ok(()) => tx.commit().await.map_err(kiln_store::Error::from),
                 Err(e) => Err(e),
@@ -157,6 +232,8 @@ pub async fn create_project(
         StatusCode::CREATED,
         Json(ProjectImported {
             name,
+            host: if bound.is_some() { "github" } else { "local" }.to_owned(),
+            repository: bound.as_ref().map(|b| b.repository.to_string()),
             source_url: url.shown().to_owned(),
             branch,
             commit: imported.commit,

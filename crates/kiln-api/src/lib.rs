@@ -14,6 +14,8 @@ mod cursor;
 mod dashboard;
 mod diff;
 pub mod error;
+mod github;
+mod guards;
 mod idempotency;
 mod imports;
 pub mod intake;
@@ -90,6 +92,10 @@ pub struct Config {
     /// The `[llm]` section, set by the binary: revisions need a model, budgets need defaults.
     #[serde(skip)]
     pub llm: Option<kiln_llm::LlmConfig>,
+    /// The `[github]` section, set by the binary: projects hosted on GitHub, and the
+    /// publisher of their pull requests and checks, which runs in the API process.
+    #[serde(skip)]
+    pub github: kiln_github::Config,
 }
 
 impl Default for Config {
@@ -109,6 +115,7 @@ impl Default for Config {
             jira: intake::JiraConfig::default(),
             import_roots: Vec::new(),
             llm: None,
+            github: kiln_github::Config::default(),
         }
     }
 }
@@ -122,6 +129,8 @@ pub enum RunError {
     Templates(#[from] kiln_templates::Error),
     #[error("api metrics could not be created")]
     Metrics(#[from] prometheus::Error),
+    #[error("[github] configuration")]
+    GitHub(#[from] kiln_github::Error),
 }
 
 /// What every handler shares.
@@ -137,6 +146,8 @@ pub struct Shared {
     /// Cancelled at shutdown; open log streams close when it fires.
     pub shutdown: CancellationToken,
     pub limits: auth::SharedLimits,
+    /// The GitHub client, when `[github]` is configured.
+    pub github: Option<kiln_github::GitHub>,
     metrics: metrics::ApiMetrics,
 }
 
@@ -149,6 +160,7 @@ impl AppState {
         shutdown: CancellationToken,
     ) -> Result<Self, RunError> {
         let metrics = metrics::ApiMetrics::register(&ctx.metrics.registry)?;
+        let github = kiln_github::GitHub::from_config(&config.github)?;
         Ok(Self(Arc::new(Shared {
             ctx,
             catalog,
@@ -159,6 +171,7 @@ impl AppState {
             limits: Arc::new(auth::Limits::new(config.tasks_per_minute)),
             config,
             shutdown,
+            github,
             metrics,
         })))
     }
@@ -309,6 +322,18 @@ async fn start(
         }
     });
     let state = AppState::new(ctx, catalog, config, shutdown.clone())?;
+    // The GitHub publisher lives with the API too: it only reads records and writes to
+    // GitHub, and any number of replicas share the work (one per task at a time).
+    if let Some(github) = state.github.clone() {
+        let publisher = kiln_github::publish::Publisher {
+            github,
+            config: state.config.github.clone(),
+            db: state.ctx.db.clone(),
+            git_dir: state.ctx.data_dir.join("git"),
+            git: kiln_git::Git::new(),
+        };
+        tokio::spawn(publisher.run(shutdown.clone()));
+    }
     let (addr, server) = kiln_runtime::http::serve(router(state), http, shutdown).await?;
     tracing::info!(%addr, "api listening");
     Ok((addr, server))

@@ -14,8 +14,8 @@ use crate::auth::{self, Access, CSRF_HEADER, SESSION_COOKIE};
 use crate::error::Problem;
 use crate::model::{LogFrame, TaskStatusSchema};
 use crate::{
-    apps, audit, compat, diff, imports, intake, logs, memory, pause, people, projects, search,
-    subscriptions, system, tasks, templates, tokens,
+    apps, audit, compat, diff, guards, imports, intake, logs, memory, pause, people, projects,
+    search, subscriptions, system, tasks, templates, tokens,
 };
 
 /// Name of the bearer-token security scheme in the document.
@@ -59,6 +59,8 @@ pub const ROLE_EXTENSION: &str = "x-kiln-role";
         system::get_system,
         pause::get_pause,
         pause::set_pause,
+        guards::get_guards,
+        guards::set_guard,
         audit::list,
         tokens::list_tokens,
         tokens::create_token,

@@ -225,6 +225,10 @@ pub fn router(state: &AppState) -> Router {
             "/api/v1/system/pause",
             get(crate::pause::get_pause).put(crate::pause::set_pause),
         )
+        .route(
+            "/api/v1/system/guards",
+            get(crate::guards::get_guards).put(crate::guards::set_guard),
+        )
         .with_state(SystemState {
             ctx: state.ctx.clone(),
             beats,

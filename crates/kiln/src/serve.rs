@@ -100,6 +100,7 @@ pub async fn serve(config: Option<&Path>, service: Service) -> anyhow::Result<Ex
         Service::Api => {
             let mut api: kiln_api::Config = loader.section("api")?;
             api.llm = Some(llm.clone());
+            api.github = loader.section("github")?;
             kiln_api::run(base, api, shutdown).await?
         }
         Service::Planner => {
@@ -129,13 +130,9 @@ pub async fn serve(config: Option<&Path>, service: Service) -> anyhow::Result<Ex
         }
         Service::Gate => kiln_gate::run(base, loader.section("gate")?, shutdown).await?,
         Service::Deployer => {
-            kiln_deployer::run(
-                base,
-                loader.section("deployer")?,
-                loader.section("sandbox")?,
-                shutdown,
-            )
-            .await?
+            let mut deployer: kiln_deployer::Config = loader.section("deployer")?;
+            deployer.github = loader.section("github")?;
+            kiln_deployer::run(base, deployer, loader.section("sandbox")?, shutdown).await?
         }
         Service::Indexer => kiln_indexer::run(base, loader.section("rag")?, shutdown).await?,
     }
