@@ -24,6 +24,7 @@ use sqlx::PgConnection;
 use targets::{AnyTarget, Targets};
 use uuid::Uuid;
 
+mod github;
 mod remove;
 mod targets;
 
@@ -44,6 +45,10 @@ pub struct Config {
     /// Deploy targets besides `local`, by name (`[deployer.targets.<name>]`); a project deploys
     /// to the one its tasks name.
     pub targets: std::collections::BTreeMap<String, targets::TargetConfig>,
+    /// The `[github]` section, set by the binary: approved changes of GitHub-hosted projects
+    /// are merged through their pull requests.
+    #[serde(skip)]
+    pub github: kiln_github::Config,
 }
 
 impl Default for Config {
@@ -55,6 +60,7 @@ impl Default for Config {
             build: kiln_tester::Config::default(),
             databases: kiln_appdb::Config::default(),
             targets: Default::default(),
+            github: kiln_github::Config::default(),
         }
     }
 }
@@ -64,11 +70,20 @@ impl Default for Config {
 /// the project's main branch with nothing deployed.
 pub enum Outcome {
     Released(Release),
-    Merged { commit: String, why: String },
+    Merged {
+        commit: String,
+        why: String,
+    },
+    /// A GitHub project's approved change whose merge a write guard withheld.
+    NotMerged {
+        why: String,
+    },
 }
 
 /// What one deploy produced.
 pub struct Release {
+    /// The commit released: the approved one, or its merge commit on GitHub.
+    commit: String,
     target: String,
     deployed: Deployed,
     verification: Verification,
@@ -139,6 +154,8 @@ pub struct Rollback {
 
 pub struct Deployer {
     git: Git,
+    /// Publishes and merges pull requests of GitHub-hosted projects.
+    github: Option<kiln_github::publish::Publisher>,
     sandbox: Result<kiln_sandbox::Sandbox, String>,
     catalog: Catalog,
     targets: Targets,
@@ -236,6 +253,35 @@ impl Handler for Deployer {
         let base = kiln_learn::task_base(&cx.db, &self.git, task, &repo)
             .await
             .map_err(|e| HandlerError::retryable("learning the project", &e))?;
+        // A GitHub project merges through its pull request first, then deploys the merge.
+        let merged_job;
+        let job = match github::hosted(cx, &task.project).await? {
+            None => job,
+            Some(hosted) => match github::merge(cx, job, self.github.as_ref(), &hosted).await? {
+                github::Merging::Withheld(why) => return Ok(Outcome::NotMerged { why }),
+                github::Merging::Merged { sha, number } => {
+                    if base.knowledge.deploy.is_none() {
+                        return Ok(Outcome::Merged {
+                            commit: sha,
+                            why: format!(
+                                "pull request #{number} of {hosted} merged on GitHub; the project has no deploy recipe ([deploy] in .kiln/project.toml), so nothing was deployed"
+                            ),
+                        });
+                    }
+                    merged_job = Job {
+                        input: WorkItem {
+                            commit: sha,
+                            ..job.input.clone()
+                        },
+                        task: job.task.clone(),
+                        attempt: job.attempt,
+                        message_id: job.message_id.clone(),
+                        log: job.log.clone(),
+                    };
+                    &merged_job
+                }
+            },
+        };
         if base.knowledge.deploy.is_none() {
             return self.merge(cx, job).await;
         }
@@ -262,6 +308,10 @@ impl Handler for Deployer {
                     format!("{} merged into main; {why}", short(&commit)),
                     vec![],
                 )
+            }),
+            Outcome::NotMerged { why } => Ok(Next {
+                status: Some((TaskStatus::Blocked, Some(why.clone()))),
+                ..Next::advance(why, vec![])
             }),
         }
     }
@@ -502,6 +552,7 @@ impl Deployer {
             }
         }
         Ok(Release {
+            commit: commit.clone(),
             target: target.name().to_owned(),
             deployed,
             verification,
@@ -530,7 +581,7 @@ impl Deployer {
                 created_at: time::OffsetDateTime::now_utc(),
             };
         if ok {
-            let d = record(&job.input.commit, "live", &out.deployed, &out.verification);
+            let d = record(&out.commit, "live", &out.deployed, &out.verification);
             records::insert_deployment(tx, job.task.project_id, &d).await?;
             return Ok(Next {
                 status: Some((TaskStatus::Deployed, None)),
@@ -546,7 +597,7 @@ impl Deployer {
             .collect();
         let why = format!(
             "verification of {} at {} failed: {}",
-            short(&job.input.commit),
+            short(&out.commit),
             out.deployed.url,
             failed.join("; ")
         );
@@ -554,12 +605,7 @@ impl Deployer {
             Some(Ok(back)) => {
                 // Both attempts are on record: the release that failed, and the earlier one
                 // that is live again (and verified again).
-                let d = record(
-                    &job.input.commit,
-                    "rolled_back",
-                    &out.deployed,
-                    &out.verification,
-                );
+                let d = record(&out.commit, "rolled_back", &out.deployed, &out.verification);
                 records::insert_deployment(tx, job.task.project_id, &d).await?;
                 let d = record(&back.commit, "live", &back.deployed, &back.verification);
                 records::insert_deployment(tx, job.task.project_id, &d).await?;
@@ -574,12 +620,7 @@ impl Deployer {
                 })
             }
             other => {
-                let d = record(
-                    &job.input.commit,
-                    "failed",
-                    &out.deployed,
-                    &out.verification,
-                );
+                let d = record(&out.commit, "failed", &out.deployed, &out.verification);
                 records::insert_deployment(tx, job.task.project_id, &d).await?;
                 let reason = match other {
                     Some(Err(e)) => format!("{why}; rolling back failed too: {e}"),
@@ -827,8 +868,18 @@ pub async fn run(
         databases.clone(),
         shutdown.clone(),
     ));
+    let github = kiln_github::GitHub::from_config(&config.github)
+        .map_err(RunError::GitHub)?
+        .map(|github| kiln_github::publish::Publisher {
+            github,
+            config: config.github.clone(),
+            db: runtime.cx.db.clone(),
+            git_dir: runtime.cx.data_dir.join("git"),
+            git: Git::new(),
+        });
     let deployer = Deployer {
         git: Git::new(),
+        github,
         sandbox,
         catalog,
         targets,
@@ -853,6 +904,8 @@ pub enum RunError {
     Targets(#[from] kiln_targets::Error),
     #[error("app databases")]
     Databases(#[from] kiln_appdb::Error),
+    #[error("[github] configuration")]
+    GitHub(#[source] kiln_github::Error),
 }
 
 #[cfg(test)]
