@@ -1,0 +1,360 @@
+//! Whole-stack tests of projects hosted on GitHub, against the local fake GitHub of
+//! `kiln-testkit` (real REST wire format, real git smart HTTP), so the real octocrab client
+//! and real `git push` run: binding and creating repositories, a task published as one pull
+//! request with one check run per stage, the write guard, and no token anywhere it must not
+//! be.
+
+mod common;
+
+use std::time::Duration;
+
+use common::collect_logs;
+use kiln_testkit::TestEnv;
+use kiln_testkit::fakes::github::FakeGitHub;
+use kiln_testkit::stack::Stack;
+use serde_json::{Value, json};
+
+const FINISH: Duration = Duration::from_secs(300);
+
+/// A small Python project with passing unittest tests and a test command Kiln can read.
+const LEDGER: &[(&str, &str)] = &[
+    ("shop/__init__.py", ""),
+    (
+        "shop/pricing.py",
+        "def line_total(unit_cents, quantity):\n    return unit_cents * quantity\n",
+    ),
+    ("tests/__init__.py", ""),
+    (
+        "tests/test_pricing.py",
+        "import unittest\n\nfrom shop.pricing import line_total\n\n\nclass PricingTest(unittest.TestCase):\n    def test_line_total(self):\n        self.assertEqual(line_total(250, 4), 1000)\n",
+    ),
+    (
+        ".kiln/project.toml",
+        "[commands]\ntest = \"python3 -m unittest discover -s tests -v\"\n",
+    ),
+    ("README.md", "# Ledger\n\nLine totals for the shop.\n"),
+];
+
+fn github_env(gh: &FakeGitHub) -> Vec<(String, String)> {
+    vec![
+        ("KILN_GITHUB__API_URL".into(), gh.base_url()),
+        ("KILN_GITHUB__APP_ID".into(), FakeGitHub::APP_ID.to_string()),
+        (
+            "KILN_GITHUB__PRIVATE_KEY_FILE".into(),
+            FakeGitHub::private_key_path().display().to_string(),
+        ),
+        (
+            "KILN_GITHUB__DASHBOARD_URL".into(),
+            "https://kiln.example".into(),
+        ),
+        ("KILN_RAG__DENSE".into(), "false".into()),
+    ]
+}
+
+async fn bind(stack: &Stack, body: Value) -> (u16, Value) {
+    let resp = stack
+        .http
+        .post(format!("{}/api/v1/projects", stack.api))
+        .json(&body)
+        .send()
+        .await
+        .expect("bind");
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+async fn change(stack: &Stack, project: &str, brief: &str) -> String {
+    let (status, body) = stack
+        .post_task(
+            &json!({"kind": "change", "project": project, "brief": brief}),
+            None,
+        )
+        .await;
+    assert_eq!(status, 202, "{body:#}");
+    body["id"].as_str().expect("id").to_owned()
+}
+
+/// Waits until the fake shows a check run named `name` that is completed.
+async fn wait_check(stack: &Stack, gh: &FakeGitHub, repo: &str, name: &str) {
+    for _ in 0..600 {
+        let done = gh
+            .check_runs(repo)
+            .iter()
+            .any(|c| c.name == name && c.status == "completed");
+        if done {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stack.dump_logs();
+    panic!("no completed {name} on {repo}: {:#?}", gh.check_runs(repo));
+}
+
+/// Every file under `dir`, read as text (binary files lossily).
+fn all_text(dir: &std::path::Path) -> String {
+    let mut out = String::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.push_str(&all_text(&path));
+        } else if let Ok(bytes) = std::fs::read(&path) {
+            out.push_str(&String::from_utf8_lossy(&bytes));
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_change_on_a_github_project_is_one_pull_request_with_a_check_per_stage() {
+    let gh = FakeGitHub::start().await;
+    gh.add_installation("acme");
+    gh.add_repo("acme/ledger", LEDGER);
+    let env = TestEnv::new().await;
+    let stack = Stack::start_with(env, env!("CARGO_BIN_EXE_kiln"), github_env(&gh)).await;
+
+    // Bad bindings name what is wrong and leave nothing behind.
+    let (status, body) = bind(
+        &stack,
+        json!({"name": "x", "host": "github", "repository": "not-a-repo"}),
+    )
+    .await;
+    assert_eq!(status, 422, "{body:#}");
+    let (status, body) = bind(
+        &stack,
+        json!({"name": "x", "host": "github", "repository": "acme/missing"}),
+    )
+    .await;
+    assert_eq!(status, 409, "{body:#}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("not found"),
+        "{body:#}"
+    );
+    let (status, body) = bind(
+        &stack,
+        json!({"name": "x", "host": "github", "repository": "other/repo"}),
+    )
+    .await;
+    assert!(status == 409 || status == 422, "{body:#}");
+    let (status, body) = bind(
+        &stack,
+        json!({"name": "x", "host": "gitlab", "repository": "acme/ledger"}),
+    )
+    .await;
+    assert_eq!(status, 422, "{body:#}");
+    let (status, body) = bind(
+        &stack,
+        json!({"name": "x", "host": "github", "repository": "acme/ledger", "merge_policy": "never"}),
+    )
+    .await;
+    assert_eq!(status, 422, "{body:#}");
+    let (status, body) = bind(
+        &stack,
+        json!({"name": "x", "host": "github", "repository": "acme/ledger", "create": true}),
+    )
+    .await;
+    assert_eq!(
+        status, 409,
+        "an existing repository is bound, not created: {body:#}"
+    );
+
+    // Binding mirrors the default branch; creating makes the repository first.
+    let (status, body) = bind(
+        &stack,
+        json!({"name": "ledger", "host": "github", "repository": "acme/ledger"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body:#}");
+    assert_eq!(body["host"], "github");
+    assert_eq!(body["repository"], "acme/ledger");
+    assert_eq!(body["commit"], gh.refs("acme/ledger")["refs/heads/main"]);
+    let (status, body) = bind(
+        &stack,
+        json!({"name": "fresh", "host": "github", "repository": "acme/fresh", "create": true, "visibility": "private"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body:#}");
+    assert!(gh.refs("acme/fresh").contains_key("refs/heads/main"));
+
+    // A change becomes one draft pull request from kiln/<task>, with its own checks.
+    let id = change(&stack, "ledger", "Add a bulk discount to line totals").await;
+    let (logs_task, task_logs) = collect_logs(&stack.api, &stack.admin, &id);
+    let task = stack.wait_finished(&id, FINISH).await;
+    assert_eq!(
+        task["status"], "blocked",
+        "offline a change is empty: {task:#}"
+    );
+    wait_check(&stack, &gh, "acme/ledger", "kiln/release-gate").await;
+
+    let pulls = gh.pulls("acme/ledger");
+    assert_eq!(pulls.len(), 1, "{pulls:#?}");
+    let pull = &pulls[0];
+    assert_eq!(pull.head_ref, format!("kiln/{id}"));
+    assert_eq!(pull.base_ref, "main");
+    assert!(pull.draft, "a blocked change stays a draft");
+    assert_eq!(pull.state, "open");
+    assert!(pull.body.contains(&id), "{}", pull.body);
+    assert!(
+        pull.body
+            .contains(&format!("(https://kiln.example/tasks/{id})")),
+        "{}",
+        pull.body
+    );
+    let head = gh.refs("acme/ledger")[&format!("refs/heads/kiln/{id}")].clone();
+    assert_eq!(pull.head_sha, head);
+
+    let checks = gh.check_runs("acme/ledger");
+    let mut names: Vec<&str> = checks.iter().map(|c| c.name.as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        ["kiln/release-gate", "kiln/review-rules", "kiln/tests"],
+        "one check run per stage, none twice: {checks:#?}"
+    );
+    let check = |name: &str| checks.iter().find(|c| c.name == name).unwrap();
+    assert!(
+        checks
+            .iter()
+            .all(|c| c.head_sha == head && c.status == "completed")
+    );
+    assert_eq!(check("kiln/tests").conclusion.as_deref(), Some("success"));
+    assert_eq!(
+        check("kiln/release-gate").conclusion.as_deref(),
+        Some("failure")
+    );
+    assert!(
+        check("kiln/release-gate")
+            .summary
+            .as_deref()
+            .unwrap_or("")
+            .contains("no\\_change"),
+        "the gate's reasons are listed: {:#?}",
+        check("kiln/release-gate")
+    );
+    assert_eq!(
+        check("kiln/tests").details_url.as_deref(),
+        Some(format!("https://kiln.example/tasks/{id}").as_str())
+    );
+
+    // Kiln pushed only its task branch; the default branch is untouched.
+    let pushes = gh.pushes();
+    assert!(!pushes.is_empty());
+    assert!(
+        pushes
+            .iter()
+            .all(|p| p.refname == format!("refs/heads/kiln/{id}")),
+        "{pushes:#?}"
+    );
+
+    // A second look changes nothing: no request writes again once GitHub is up to date.
+    gh.clear_requests();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let writes: Vec<_> = gh
+        .requests()
+        .into_iter()
+        .filter(|r| r.method != "GET")
+        .collect();
+    assert!(writes.is_empty(), "{writes:#?}");
+
+    // No token Kiln was given reaches a log, the task's record or its repository.
+    let tokens = gh.issued_tokens();
+    assert!(!tokens.is_empty());
+    let data = stack.env.data_path().to_path_buf();
+    let logs = all_text(&data.join("logs"));
+    let repo = all_text(&data.join("git"));
+    let record = task.to_string();
+    logs_task.abort();
+    let live = format!("{:?}", task_logs.lock().unwrap());
+    assert!(!live.is_empty());
+    for token in &tokens {
+        for (what, text) in [
+            ("service logs", &logs),
+            ("repositories", &repo),
+            ("task", &record),
+            ("task log", &live),
+        ] {
+            assert!(!text.contains(token.as_str()), "a token is in the {what}");
+        }
+    }
+    let pem_line = FakeGitHub::private_key_pem().lines().nth(1).unwrap();
+    assert!(!logs.contains(pem_line), "the App's key is in the logs");
+}
+
+#[tokio::test]
+async fn with_github_writes_off_nothing_reaches_github_and_what_was_withheld_is_kept() {
+    let gh = FakeGitHub::start().await;
+    gh.add_installation("acme");
+    gh.add_repo("acme/ledger", LEDGER);
+    let env = TestEnv::new().await;
+    let stack = Stack::start_with(env, env!("CARGO_BIN_EXE_kiln"), github_env(&gh)).await;
+    let (status, body) = bind(
+        &stack,
+        json!({"name": "ledger", "host": "github", "repository": "acme/ledger"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body:#}");
+
+    let guard = |body: Value| {
+        let http = stack.http.clone();
+        let url = format!("{}/api/v1/system/guards", stack.api);
+        async move {
+            let resp = http.put(url).json(&body).send().await.expect("guard");
+            let status = resp.status().as_u16();
+            (status, resp.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let (status, body) = guard(json!({"guard": "github_writes", "enabled": false})).await;
+    assert_eq!(status, 422, "a reason is required: {body:#}");
+    let (status, body) = guard(json!({"guard": "pushes", "enabled": false, "reason": "x"})).await;
+    assert_eq!(status, 422, "{body:#}");
+    let (status, body) = guard(
+        json!({"guard": "github_writes", "enabled": false, "reason": "audit week", "project": "ledger"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body:#}");
+    assert_eq!(body["off"][0]["guard"], "github_writes");
+    assert_eq!(body["off"][0]["project"], "ledger");
+
+    gh.clear_requests();
+    let id = change(&stack, "ledger", "Add a bulk discount to line totals").await;
+    let task = stack.wait_finished(&id, FINISH).await;
+    assert_eq!(task["status"], "blocked", "{task:#}");
+    let mut withheld = Vec::new();
+    for _ in 0..100 {
+        withheld = sqlx::query_as::<_, (String, String, Value)>(
+            "SELECT action, guard, detail FROM github_withheld WHERE task_id = $1::uuid",
+        )
+        .bind(&id)
+        .fetch_all(&stack.env.pool)
+        .await
+        .expect("withheld");
+        if !withheld.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(withheld.len(), 1, "{withheld:#?}");
+    let (action, guard_name, detail) = &withheld[0];
+    assert_eq!(
+        (action.as_str(), guard_name.as_str()),
+        ("publish", "github_writes")
+    );
+    assert_eq!(detail["push"]["branch"], format!("kiln/{id}"));
+    assert_eq!(detail["reason"], "audit week");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        gh.requests().is_empty(),
+        "nothing reached GitHub: {:#?}",
+        gh.requests()
+    );
+    assert!(gh.pulls("acme/ledger").is_empty());
+    assert!(gh.check_runs("acme/ledger").is_empty());
+    let audit: Vec<String> =
+        sqlx::query_scalar("SELECT action FROM audit_log WHERE action LIKE 'guard.%' ORDER BY id")
+            .fetch_all(&stack.env.pool)
+            .await
+            .expect("audit");
+    assert_eq!(audit, ["guard.off"]);
+}
