@@ -9,12 +9,32 @@ mod common;
 use std::time::Duration;
 
 use common::collect_logs;
+use common::script::{Say, Script, llm_env};
 use kiln_testkit::TestEnv;
+use kiln_testkit::fakes::Mode;
 use kiln_testkit::fakes::github::FakeGitHub;
 use kiln_testkit::stack::Stack;
 use serde_json::{Value, json};
 
 const FINISH: Duration = Duration::from_secs(300);
+const KEY: &str = "sk-kiln-test-secret-0123456789abcdef";
+
+/// A static site with a test and a deploy recipe.
+const BROCHURE: &[(&str, &str)] = &[
+    (
+        "site/index.html",
+        "<!doctype html>\n<title>Bakery</title>\n<h1>Opening hours</h1>\n<p>Monday to Friday, 7 to 18.</p>\n",
+    ),
+    ("tests/__init__.py", ""),
+    (
+        "tests/test_site.py",
+        "import pathlib\nimport unittest\n\nPAGE = pathlib.Path(__file__).parent.parent / \"site\" / \"index.html\"\n\n\nclass SiteTest(unittest.TestCase):\n    def test_hours_are_shown(self):\n        self.assertIn(\"Opening hours\", PAGE.read_text())\n",
+    ),
+    (
+        ".kiln/project.toml",
+        "[commands]\ntest = \"python3 -m unittest discover -s tests -v\"\n\n[deploy]\nkind = \"static\"\ndir = \"site\"\n",
+    ),
+];
 
 /// A small Python project with passing unittest tests and a test command Kiln can read.
 const LEDGER: &[(&str, &str)] = &[
@@ -357,4 +377,153 @@ async fn with_github_writes_off_nothing_reaches_github_and_what_was_withheld_is_
             .await
             .expect("audit");
     assert_eq!(audit, ["guard.off"]);
+}
+
+#[tokio::test]
+async fn an_approved_change_is_merged_on_github_and_its_merge_commit_deployed() {
+    let gh = FakeGitHub::start().await;
+    gh.add_installation("acme");
+    gh.add_repo("acme/brochure", BROCHURE);
+    let title = "Show Saturday hours";
+    let script = Script::new()
+        .on(
+            "plan",
+            vec![Say::Json(json!({
+                "epic": title,
+                "stories": [{"title": title, "description": title, "acceptance": [title]}],
+                "questions": []
+            }))],
+        )
+        .on(
+            "summary",
+            vec![Say::Text("A small site Kiln did not write.".into())],
+        )
+        .on(
+            "story",
+            vec![Say::Text(
+                "site/index.html\n<<<<<<< SEARCH\n<p>Monday to Friday, 7 to 18.</p>\n=======\n<p>Monday to Friday, 7 to 18.</p>\n<p>Saturday, 8 to 12.</p>\n>>>>>>> REPLACE\n"
+                    .into(),
+            )],
+        )
+        .on(
+            "review",
+            vec![Say::Json(
+                json!({"verdict": "pass", "summary": "looks right", "findings": []}),
+            )],
+        );
+    let fake = script.serve().await;
+    let mut extra = llm_env(&fake, KEY);
+    extra.extend(github_env(&gh));
+    let mut stack =
+        Stack::start_with(TestEnv::new().await, env!("CARGO_BIN_EXE_kiln"), extra).await;
+    let (status, body) = bind(
+        &stack,
+        json!({"name": "brochure", "host": "github", "repository": "acme/brochure"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body:#}");
+
+    // GitHub goes down and the publisher is killed while the task runs: the task's own work
+    // goes on, and GitHub catches up without a second pull request or check run.
+    let id = change(&stack, "brochure", "Show the Saturday opening hours").await;
+    gh.set_mode(Mode::Down);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    stack.kill("api").await;
+    gh.fail_next(Mode::RateLimited {
+        retry_after_secs: 1.0,
+    });
+    gh.set_mode(Mode::Normal);
+    stack.spawn("api");
+    let health = format!("{}/health", stack.api);
+    for _ in 0..300 {
+        if matches!(reqwest::get(&health).await, Ok(r) if r.status().is_success()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let task = stack.wait_finished(&id, FINISH).await;
+    assert_eq!(task["status"], "deployed", "{task:#}");
+    // The comment is the publisher's last write for a deployed task.
+    for _ in 0..600 {
+        let commented = gh
+            .pulls("acme/brochure")
+            .first()
+            .is_some_and(|p| !gh.comments("acme/brochure", p.number).is_empty());
+        if commented {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // One pull request, merged by Kiln through GitHub; its merge commit is what is live.
+    let pulls = gh.pulls("acme/brochure");
+    assert_eq!(pulls.len(), 1, "{pulls:#?}");
+    let pull = &pulls[0];
+    assert!(pull.merged, "{pull:#?}");
+    assert!(!pull.draft);
+    let merge = pull.merge_commit_sha.clone().expect("merge commit");
+    let head = task["rounds"][0]["commit_sha"].as_str().expect("commit");
+    assert_eq!(pull.head_sha, head);
+    assert_eq!(gh.refs("acme/brochure")["refs/heads/main"], merge);
+    assert_eq!(task["deployment"]["commit_sha"], merge, "{task:#}");
+    let url = task["deployment"]["url"].as_str().expect("url").to_owned();
+    let (code, page) = common::fetch(&url).await;
+    assert_eq!(code, 200, "{page}");
+    assert!(page.contains("Saturday, 8 to 12."), "{page}");
+    assert_eq!(
+        common::fetch(&format!("{url}__kiln/version"))
+            .await
+            .1
+            .trim(),
+        merge
+    );
+    let local = common::git(
+        &stack.env.data_path().join("git").join("brochure.git"),
+        &["rev-parse", "main"],
+    );
+    assert_eq!(local, merge, "the local mirror follows GitHub's main");
+
+    // Every stage has its check on the head, the deployment one on the merge commit too,
+    // each exactly once; the pull request says what was deployed.
+    let checks = gh.check_runs("acme/brochure");
+    let mut on_head: Vec<(&str, Option<&str>)> = checks
+        .iter()
+        .filter(|c| c.head_sha == head)
+        .map(|c| (c.name.as_str(), c.conclusion.as_deref()))
+        .collect();
+    on_head.sort_unstable();
+    assert_eq!(
+        on_head,
+        [
+            ("kiln/deployment", Some("success")),
+            ("kiln/release-gate", Some("success")),
+            ("kiln/review-architecture", Some("success")),
+            ("kiln/review-rules", Some("success")),
+            ("kiln/review-security", Some("success")),
+            ("kiln/review-story", Some("success")),
+            ("kiln/review-tests", Some("success")),
+            ("kiln/tests", Some("success")),
+        ],
+        "{checks:#?}"
+    );
+    let on_merge: Vec<&str> = checks
+        .iter()
+        .filter(|c| c.head_sha == merge)
+        .map(|c| c.name.as_str())
+        .collect();
+    assert_eq!(on_merge, ["kiln/deployment"], "{checks:#?}");
+    let comments = gh.comments("acme/brochure", pull.number);
+    assert_eq!(comments.len(), 1, "{comments:#?}");
+    assert!(
+        comments[0].body.contains(&format!("Merged as {merge}")),
+        "{comments:#?}"
+    );
+    assert!(comments[0].body.contains(&url), "{comments:#?}");
+    let pushes = gh.pushes();
+    assert!(
+        pushes
+            .iter()
+            .all(|p| p.refname == format!("refs/heads/kiln/{id}")),
+        "Kiln never pushes to main: {pushes:#?}"
+    );
 }

@@ -7,6 +7,8 @@
 //! approved, so GitHub refuses it if anyone pushed to the branch since.
 
 use kiln_contracts::WorkItem;
+use std::time::Duration;
+
 use kiln_git::HttpAuth;
 use kiln_github::RepoName;
 use kiln_github::publish::{Publisher, Synced, WRITES_GUARD};
@@ -28,21 +30,30 @@ pub(crate) enum Merging {
     Withheld(String),
 }
 
-fn github_error(what: &str, e: kiln_github::Error) -> HandlerError {
-    if e.is_transient() {
-        HandlerError::Retryable(format!("{what}: {e}"))
-    } else {
-        HandlerError::Permanent(format!("{what}: {e}"))
-    }
+/// How long a merge waits for GitHub to come back (or its rate limit to lift) before the
+/// delivery is given up and retried later; the wait keeps the work item alive meanwhile.
+const PATIENCE: Duration = Duration::from_secs(600);
+/// Longest single wait between attempts.
+const MAX_WAIT: Duration = Duration::from_secs(30);
+
+/// One attempt at the merge: done, or GitHub is down or rate-limited for now.
+enum Step {
+    Done(Merging),
+    Wait(Option<Duration>, String),
 }
 
-fn publish_error(e: kiln_github::publish::PublishError) -> HandlerError {
-    use kiln_github::publish::PublishError as P;
-    match e {
-        P::GitHub(g) => github_error("publishing the pull request", g),
-        P::Store(s) => HandlerError::Retryable(format!("publishing the pull request: {s}")),
-        P::Git(g) => HandlerError::Retryable(format!("publishing the pull request: {g}")),
-    }
+/// Evaluates a GitHub call: a transient failure ends the attempt with [`Step::Wait`], any
+/// other is permanent (GitHub refused; asking again changes nothing).
+macro_rules! github {
+    ($call:expr, $what:expr) => {
+        match $call {
+            Ok(v) => v,
+            Err(e) if e.is_transient() => {
+                return Ok(Step::Wait(e.retry_after(), format!("{}: {e}", $what)));
+            }
+            Err(e) => return Err(HandlerError::Permanent(format!("{}: {e}", $what))),
+        }
+    };
 }
 
 /// The GitHub repository `project` lives in, if it is hosted there.
@@ -58,13 +69,47 @@ pub(crate) async fn hosted(cx: &Ctx, project: &str) -> Result<Option<RepoName>, 
 }
 
 /// Merges the task's pull request under the project's merge policy (`auto`: the gate's
-/// approval is enough) and brings the local `main` to the merge commit.
+/// approval is enough) and brings the local `main` to the merge commit. While GitHub is
+/// down or rate-limited it waits (GitHub's own `retry-after` when it gave one) and tries
+/// again, for up to ten minutes: an outage delays the release, it does not fail the task.
 pub(crate) async fn merge(
     cx: &Ctx,
     job: &Job<WorkItem>,
     publisher: Option<&Publisher>,
     repo: &RepoName,
 ) -> Result<Merging, HandlerError> {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let mut backoff = Duration::from_secs(1);
+    loop {
+        match merge_once(cx, job, publisher, repo).await? {
+            Step::Done(merging) => return Ok(merging),
+            Step::Wait(asked, why) => {
+                let wait = asked.unwrap_or(backoff).min(MAX_WAIT);
+                if tokio::time::Instant::now() + wait > deadline {
+                    return Err(HandlerError::Retryable(format!(
+                        "GitHub did not answer for {} s: {why}",
+                        PATIENCE.as_secs()
+                    )));
+                }
+                job.log
+                    .warn(format!(
+                        "{why}; trying again in {} s",
+                        wait.as_secs().max(1)
+                    ))
+                    .await;
+                tokio::time::sleep(wait).await;
+                backoff = (backoff * 2).min(MAX_WAIT);
+            }
+        }
+    }
+}
+
+async fn merge_once(
+    cx: &Ctx,
+    job: &Job<WorkItem>,
+    publisher: Option<&Publisher>,
+    repo: &RepoName,
+) -> Result<Step, HandlerError> {
     let task = &job.task;
     let commit = &job.input.commit;
     for guard in [WRITES_GUARD, MERGE_GUARD] {
@@ -80,7 +125,7 @@ pub(crate) async fn merge(
                 off.reason
             );
             job.log.warn(why.clone()).await;
-            return Ok(Merging::Withheld(why));
+            return Ok(Step::Done(Merging::Withheld(why)));
         }
     }
     let Some(publisher) = publisher else {
@@ -91,17 +136,26 @@ pub(crate) async fn merge(
     };
     cx.pause_point(Some(&task.project)).await?;
     // The branch pushed and the pull request open and up to date before it is merged.
-    match publisher.sync_task(task.id).await.map_err(publish_error)? {
+    use kiln_github::publish::PublishError as P;
+    let what = "publishing the pull request";
+    let synced = match publisher.sync_task(task.id).await {
+        Ok(synced) => synced,
+        Err(P::GitHub(e)) => github!(Err::<Synced, _>(e), what),
+        Err(P::Store(e)) => return Err(HandlerError::Retryable(format!("{what}: {e}"))),
+        Err(P::Git(e)) => return Ok(Step::Wait(None, format!("{what}: {e}"))),
+    };
+    match synced {
         Synced::Published { .. } => {}
         Synced::Nothing => {
-            return Err(HandlerError::Retryable(
+            return Ok(Step::Wait(
+                None,
                 "the pull request is being published by another replica".into(),
             ));
         }
         Synced::Withheld => {
-            return Ok(Merging::Withheld(
+            return Ok(Step::Done(Merging::Withheld(
                 "merge withheld: GitHub writes are off; the pull request stays open".into(),
-            ));
+            )));
         }
     }
     let mut pull = store::pull(&cx.db, task.id)
@@ -112,14 +166,17 @@ pub(crate) async fn merge(
     let sha = match pull.merge_sha.clone().filter(|_| pull.state == "merged") {
         Some(sha) => sha,
         None => {
-            let remote = gh
-                .pull(repo, number)
-                .await
-                .map_err(|e| github_error("reading the pull request", e))?;
+            let remote = github!(gh.pull(repo, number).await, "reading the pull request");
             if remote.is_merged() {
-                remote.merge_commit_sha.clone().ok_or_else(|| {
-                    HandlerError::Retryable("GitHub has not reported the merge commit yet".into())
-                })?
+                match remote.merge_commit_sha.clone() {
+                    Some(sha) => sha,
+                    None => {
+                        return Ok(Step::Wait(
+                            None,
+                            "GitHub has not reported the merge commit yet".into(),
+                        ));
+                    }
+                }
             } else if remote.state != "open" {
                 return Err(HandlerError::Permanent(format!(
                     "pull request #{number} of {repo} was closed on GitHub; nothing was merged"
@@ -133,14 +190,16 @@ pub(crate) async fn merge(
                     )));
                 }
                 if remote.draft {
-                    gh.mark_ready(repo, &remote.node_id)
-                        .await
-                        .map_err(|e| github_error("marking the pull request ready", e))?;
+                    github!(
+                        gh.mark_ready(repo, &remote.node_id).await,
+                        "marking the pull request ready"
+                    );
                 }
                 let title = format!("Merge pull request #{number}: Kiln task {}", task.id);
-                gh.merge_pull(repo, number, commit, &title)
-                    .await
-                    .map_err(|e| github_error("merging the pull request", e))?
+                github!(
+                    gh.merge_pull(repo, number, commit, &title).await,
+                    "merging the pull request"
+                )
             }
         }
     };
@@ -150,16 +209,10 @@ pub(crate) async fn merge(
     store::save_pull(&cx.db, task.id, &pull).await?;
 
     // The local mirror follows GitHub's main, so the merge commit can be built and deployed.
-    let remote = gh
-        .repository(repo)
-        .await
-        .map_err(|e| github_error("reading the repository", e))?
+    let remote = github!(gh.repository(repo).await, "reading the repository")
         .ok_or_else(|| HandlerError::Permanent(format!("{repo} is gone from GitHub")))?;
     let branch = remote.default_branch.unwrap_or_else(|| "main".into());
-    let token = gh
-        .git_token(repo)
-        .await
-        .map_err(|e| github_error("a token to fetch with", e))?;
+    let token = github!(gh.git_token(repo).await, "a token to fetch with");
     let auth = HttpAuth::basic("x-access-token", token.expose());
     let local = cx.repo_path(&task.project);
     let git = kiln_git::Git::new();
@@ -189,5 +242,5 @@ pub(crate) async fn merge(
             short(&sha)
         ))
         .await;
-    Ok(Merging::Merged { sha, number })
+    Ok(Step::Done(Merging::Merged { sha, number }))
 }
