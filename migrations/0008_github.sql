@@ -7,8 +7,9 @@
 ALTER TABLE projects
     ADD COLUMN host text NOT NULL DEFAULT 'local' CHECK (host IN ('local', 'github')),
     ADD COLUMN repository text,
-    -- who merges an approved pull request: 'auto' (the gate's approval is enough)
-    ADD COLUMN merge_policy text NOT NULL DEFAULT 'auto' CHECK (merge_policy IN ('auto')),
+    -- who merges an approved pull request: 'auto' (the gate's approval is enough) or
+    -- 'on_approval' (the gate's and a person's, other than the requester)
+    ADD COLUMN merge_policy text NOT NULL DEFAULT 'auto' CHECK (merge_policy IN ('auto', 'on_approval')),
     ADD CONSTRAINT projects_repository_host CHECK ((host = 'local') = (repository IS NULL));
 
 -- One pull request per task: what Kiln last wrote to it. Looked up on GitHub by head branch
@@ -58,4 +59,13 @@ CREATE TABLE github_withheld (
     detail          jsonb NOT NULL,
     created_at      timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (task_id, action)
+);
+
+-- A task started from a GitHub issue (a label, or a `/kiln <brief>` comment): its pull
+-- request resolves the issue, and the issue is told about the pull request once.
+CREATE TABLE github_issues (
+    task_id         uuid PRIMARY KEY REFERENCES tasks (id) ON DELETE CASCADE,
+    repository      text NOT NULL,
+    number          bigint NOT NULL,
+    pull_comment_id bigint
 );

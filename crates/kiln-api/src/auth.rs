@@ -143,6 +143,7 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
     (Method::POST, "/api/v1/webhooks/telegram", Own),
     (Method::POST, "/api/v1/webhooks/discord", Own),
     (Method::POST, "/api/v1/webhooks/jira", Own),
+    (Method::POST, "/api/v1/webhooks/github", Own),
     (Method::GET, "/api/v1/session", R(Role::Viewer)),
     (Method::DELETE, "/api/v1/session", R(Role::Viewer)),
     (Method::GET, "/ws/logs", R(Role::Viewer)),

@@ -68,9 +68,9 @@ pub(crate) async fn prepare(
         .merge_policy
         .clone()
         .unwrap_or_else(|| "auto".into());
-    if merge_policy != "auto" {
+    if !["auto", "on_approval"].contains(&merge_policy.as_str()) {
         return Err(Error::ImportRefused(format!(
-            "merge_policy {merge_policy:?} is not available: the one policy so far is \"auto\" (an approved pull request is merged by Kiln)"
+            "merge_policy {merge_policy:?} is not one of \"auto\" (Kiln merges once the gate approves) or \"on_approval\" (and a person other than the requester approved)"
         )));
     }
     let Some(github) = state.github.as_ref() else {

@@ -55,8 +55,9 @@ pub struct CreateProject {
     pub create: Option<bool>,
     /// `private` (default) or `public`, for a repository Kiln creates.
     pub visibility: Option<String>,
-    /// Who merges an approved pull request: `auto` (the gate's approval is enough; the
-    /// default and, for now, the only policy).
+    /// When Kiln merges an approved pull request: `auto` (the default: once the gate
+    /// approves) or `on_approval` (once a person other than the requester approved too, in
+    /// Kiln, with `/kiln approve` on the pull request, or with an approving review).
     pub merge_policy: Option<String>,
 }
 

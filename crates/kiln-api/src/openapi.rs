@@ -71,6 +71,7 @@ pub const ROLE_EXTENSION: &str = "x-kiln-role";
         intake::telegram::webhook,
         intake::discord::webhook,
         intake::jira::webhook,
+        intake::github::webhook,
         subscriptions::list,
         subscriptions::create,
         subscriptions::delete,

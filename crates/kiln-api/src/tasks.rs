@@ -441,8 +441,17 @@ pub(crate) async fn cancel(
     who: &Principal,
     id: Uuid,
 ) -> Result<TaskDetail, Error> {
+    cancel_with(state, who, id, "cancelled by a person").await
+}
+
+/// [`cancel`] with the reason the task records.
+pub(crate) async fn cancel_with(
+    state: &AppState,
+    who: &Principal,
+    id: Uuid,
+    reason: &str,
+) -> Result<TaskDetail, Error> {
     let ctx = &state.ctx;
-    let reason = "cancelled by a person";
     let mut tx = ctx.db.begin().await?;
     let status = store::lock_task(&mut tx, id)
         .await?

@@ -44,6 +44,9 @@ pub struct Context {
     /// A change to an existing project that changed nothing, and why (offline mode edits
     /// nothing): shipping it would claim work that was not done.
     pub empty_change: Option<String>,
+    /// The project's merge policy is `on_approval`: its pull request is merged only once a
+    /// person approved (in Kiln, or with `/kiln approve` or a review on GitHub).
+    pub merge_approval: bool,
 }
 
 /// Review finding rules that are hard reasons of their own, with their reason code.
@@ -220,6 +223,13 @@ pub fn decide(
             "the task's approval policy asks a person to approve the release",
         ));
     }
+    if cx.merge_approval {
+        reasons.push(reason(
+            "merge_approval",
+            "soft",
+            "the project's merge policy is on_approval: a person approves the merge (in Kiln, with /kiln approve on the pull request, or an approving review)",
+        ));
+    }
     if cx.first_deploy_hold {
         reasons.push(reason(
             "first_deployment",
@@ -304,7 +314,11 @@ impl Handler for Gate {
         .fetch_one(&mut *conn)
         .await?
         .try_get::<bool, _>("live")?;
+        let merge_approval = kiln_store::github::host(&mut *conn, &task.project)
+            .await?
+            .is_some_and(|h| h.github().is_some() && h.merge_policy == "on_approval");
         let context = Context {
+            merge_approval,
             release_approval: TaskOptions::of(&task.options).approval.release(),
             first_deploy_hold: self.config.first_deploy_needs_approval && !ever_live,
             protected_paths,
@@ -541,6 +555,7 @@ mod tests {
         let mut f = finding("story_alignment");
         f.rule = "alignment".into();
         let cx = Context {
+            merge_approval: false,
             protected_paths: vec![".github/workflows/ci.yml".into()],
             ..Context::default()
         };
@@ -558,6 +573,7 @@ mod tests {
     #[test]
     fn approval_policies_skip_instead_of_blocking() {
         let cx = Context {
+            merge_approval: false,
             release_approval: true,
             first_deploy_hold: true,
             ..Context::default()
@@ -600,6 +616,7 @@ mod tests {
         assert!(d.reasons[0].message.contains("no test command"));
 
         let cx = Context {
+            merge_approval: false,
             empty_change: Some("offline mode makes no change".into()),
             ..Context::default()
         };

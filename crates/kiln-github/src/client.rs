@@ -597,6 +597,29 @@ impl GitHub {
         .await
     }
 
+    /// `login`'s permission on `repo`: `admin`, `maintain`, `write`, `triage`, `read` or
+    /// `none`.
+    pub async fn permission(&self, repo: &RepoName, login: &str) -> Result<String> {
+        #[derive(Deserialize)]
+        struct Permission {
+            permission: String,
+        }
+        if !login
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '[' || c == ']')
+            || login.is_empty()
+        {
+            return Ok("none".into());
+        }
+        let crab = self.crab(repo).await?;
+        let path = format!("{}/collaborators/{login}/permission", repo.path());
+        let what = format!("reading {login}'s permission on {repo}");
+        let found: Option<Permission> = self
+            .call_opt(&crab, Method::GET, &path, None, &what)
+            .await?;
+        Ok(found.map_or_else(|| "none".into(), |p| p.permission))
+    }
+
     async fn call<T: DeserializeOwned>(
         &self,
         crab: &Octocrab,

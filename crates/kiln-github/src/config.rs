@@ -22,8 +22,11 @@ pub struct Config {
     /// A personal access token, used only when no App is configured. It acts with its
     /// owner's rights everywhere; an App is limited to the repositories it is installed on.
     pub token: Option<Secret>,
-    /// The secret GitHub signs webhook deliveries with.
+    /// The secret GitHub signs webhook deliveries with; without it every delivery to
+    /// `/api/v1/webhooks/github` is refused.
     pub webhook_secret: Option<Secret>,
+    /// The issue label that hands an issue to Kiln.
+    pub label: String,
     /// Where people open the dashboard; pull requests link to `<dashboard_url>/tasks/<id>`.
     pub dashboard_url: Option<String>,
     /// Seconds one API request may take.
@@ -39,6 +42,7 @@ impl Default for Config {
             private_key: None,
             token: None,
             webhook_secret: None,
+            label: "kiln".to_owned(),
             dashboard_url: None,
             timeout_secs: 30,
         }

@@ -102,7 +102,9 @@ impl Publisher {
         let gate = records::gate_decision(&mut *conn, task.id).await?;
         let deployments = records::task_deployments(&mut *conn, task.id).await?;
         let task_url = self.config.task_url(&task.id.to_string());
+        let issue = store::issue(&mut *conn, task.id).await?.map(|(_, n, _)| n);
         Ok(TaskView {
+            issue,
             task,
             plan,
             round,
@@ -243,6 +245,22 @@ impl Publisher {
             pull = Some(record);
         }
         let mut pull = pull.expect("a pull request exists once the branch is pushed");
+
+        // A task from an issue tells the issue about its pull request, once.
+        if let Some((_, number, None)) = store::issue(db, id).await? {
+            let text = format!(
+                "Kiln opened {} for this issue: #{}.",
+                if pull.draft {
+                    "a draft pull request"
+                } else {
+                    "a pull request"
+                },
+                pull.number
+            );
+            let comment = gh.comment(&repo, number as u64, &text).await?;
+            writes += 1;
+            store::issue_told(db, id, comment.id as i64).await?;
+        }
 
         let body_hash = hash(&json!([title, body]));
         if pull.body_hash.as_deref() != Some(body_hash.as_str()) && pull.state == "open" {

@@ -32,6 +32,8 @@ pub struct TaskView {
     pub gate: Option<GateDecision>,
     pub deployments: Vec<Deployment>,
     pub task_url: Option<String>,
+    /// The issue (in the same repository) the task came from.
+    pub issue: Option<i64>,
 }
 
 /// The check run names, one per stage (and one per reviewer).
@@ -108,6 +110,9 @@ pub fn pull_body(view: &TaskView) -> String {
     b.push_str(&format!("Kiln task `{}` ({}).", t.id, t.kind));
     if let Some(url) = &view.task_url {
         b.push_str(&format!(" [Open it in the dashboard]({url})."));
+    }
+    if let Some(n) = view.issue {
+        b.push_str(&format!("\n\nResolves #{n}."));
     }
     b.push_str("\n\n### Brief\n\n");
     b.push_str(&fenced(&t.brief));
@@ -575,6 +580,7 @@ mod tests {
             gate: None,
             deployments: vec![],
             task_url: Some("https://kiln.example/tasks/x".into()),
+            issue: Some(7),
         }
     }
 
@@ -592,6 +598,7 @@ mod tests {
         );
         assert!(body.contains("@\u{200b}admin can add"), "{body}");
         assert!(body.contains("[Open it in the dashboard](https://kiln.example/tasks/x)"));
+        assert!(body.contains("Resolves #7."), "{body}");
         assert!(
             body.contains("- test `npm test`: exit 1 in 1.5 s"),
             "{body}"

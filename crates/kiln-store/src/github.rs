@@ -243,3 +243,86 @@ pub async fn withheld<'e>(db: impl PgExecutor<'e>, task: Uuid) -> Result<Vec<Wit
         })
         .collect()
 }
+
+/// The GitHub issue a task came from: (repository, number, the comment that linked the pull
+/// request once written).
+pub async fn issue<'e>(
+    db: impl PgExecutor<'e>,
+    task: Uuid,
+) -> Result<Option<(String, i64, Option<i64>)>, Error> {
+    let row = sqlx::query(
+        "SELECT repository, number, pull_comment_id FROM github_issues WHERE task_id = $1",
+    )
+    .bind(task)
+    .fetch_optional(db)
+    .await?;
+    row.map(|r| {
+        Ok((
+            r.try_get("repository")?,
+            r.try_get("number")?,
+            r.try_get("pull_comment_id")?,
+        ))
+    })
+    .transpose()
+}
+
+/// Links a task to the issue it came from.
+pub async fn link_issue<'e>(
+    db: impl PgExecutor<'e>,
+    task: Uuid,
+    repository: &str,
+    number: i64,
+) -> Result<(), Error> {
+    sqlx::query(
+        "INSERT INTO github_issues (task_id, repository, number) VALUES ($1, $2, $3) \
+         ON CONFLICT (task_id) DO NOTHING",
+    )
+    .bind(task)
+    .bind(repository)
+    .bind(number)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Records the comment that told the issue about the pull request.
+pub async fn issue_told<'e>(
+    db: impl PgExecutor<'e>,
+    task: Uuid,
+    comment: i64,
+) -> Result<(), Error> {
+    sqlx::query("UPDATE github_issues SET pull_comment_id = $2 WHERE task_id = $1")
+        .bind(task)
+        .bind(comment)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// The project bound to `repository` (compared without case, as GitHub does).
+pub async fn project_of<'e>(
+    db: impl PgExecutor<'e>,
+    repository: &str,
+) -> Result<Option<String>, Error> {
+    Ok(sqlx::query_scalar(
+        "SELECT name FROM projects WHERE host = 'github' AND lower(repository) = lower($1)",
+    )
+    .bind(repository)
+    .fetch_optional(db)
+    .await?)
+}
+
+/// The task whose pull request is `number` of `repository`.
+pub async fn task_of_pull<'e>(
+    db: impl PgExecutor<'e>,
+    repository: &str,
+    number: i64,
+) -> Result<Option<Uuid>, Error> {
+    Ok(sqlx::query_scalar(
+        "SELECT task_id FROM github_pulls WHERE lower(repository) = lower($1) AND number = $2",
+    )
+    .bind(repository)
+    .bind(number)
+    .fetch_optional(db)
+    .await?)
+}

@@ -9,6 +9,7 @@
 //! the database and retries until the chat API takes the edit.
 
 pub mod discord;
+pub mod github;
 pub mod jira;
 pub mod report;
 pub mod telegram;
@@ -73,6 +74,7 @@ pub fn router(state: &AppState) -> Router {
         .route("/api/v1/webhooks/telegram", post(telegram::webhook))
         .route("/api/v1/webhooks/discord", post(discord::webhook))
         .route("/api/v1/webhooks/jira", post(jira::webhook))
+        .route("/api/v1/webhooks/github", post(github::webhook))
         .with_state(intake)
 }
 
