@@ -243,6 +243,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/system/guards": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["get_guards"];
+        /** Switch a write guard off or on, everywhere or for one project. */
+        put: operations["set_guard"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/system/pause": {
         parameters: {
             query?: never;
@@ -481,6 +498,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/webhooks/github": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Take a GitHub webhook delivery.
+         * @description The GitHub App's webhook points here. A delivery is refused unless its body signature
+         *     matches `[github] webhook_secret`; a delivery id already seen is acknowledged and
+         *     ignored, as is any event that does not concern Kiln.
+         */
+        post: operations["github_webhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/webhooks/jira": {
         parameters: {
             query?: never;
@@ -661,11 +700,32 @@ export interface components {
             secret: string;
             token: components["schemas"]["TokenView"];
         };
-        /** @description A new project from an existing repository. */
+        /**
+         * @description A new project: an existing repository mirrored in (`import`), or a repository on GitHub
+         *     that the project is bound to (`host: "github"`), created there first when `create` is
+         *     true.
+         */
         CreateProject: {
-            import: components["schemas"]["ImportSource"];
+            /** @description Create `repository` on GitHub (default false: bind one that exists). */
+            create?: boolean | null;
+            /**
+             * @description `github`: the project's code lives in `repository` on GitHub; Kiln mirrors its default
+             *     branch and publishes every task as a pull request with check runs.
+             */
+            host?: string | null;
+            import?: null | components["schemas"]["ImportSource"];
+            /**
+             * @description When Kiln merges an approved pull request: `auto` (the default: once the gate
+             *     approves) or `on_approval` (once a person other than the requester approved too, in
+             *     Kiln, with `/kiln approve` on the pull request, or with an approving review).
+             */
+            merge_policy?: string | null;
             /** @description Project name: lowercase letters, digits and '-'. */
             name: string;
+            /** @description `owner/name` on GitHub (with `host`). */
+            repository?: string | null;
+            /** @description `private` (default) or `public`, for a repository Kiln creates. */
+            visibility?: string | null;
         };
         /** @description Body of `POST /api/v1/subscriptions`. */
         CreateSubscription: {
@@ -774,6 +834,21 @@ export interface components {
             reasons: components["schemas"]["ReasonView"][];
             /** Format: int32 */
             round: number;
+        };
+        /** @description A guard that is off. */
+        GuardOff: {
+            actor: string;
+            guard: string;
+            /** @description The project, or null when it is off everywhere. */
+            project: string | null;
+            reason: string;
+            /** Format: date-time */
+            since: string;
+        };
+        /** @description Every guard that is off (a guard not listed is on). */
+        GuardsView: {
+            guards: string[];
+            off: components["schemas"]["GuardOff"][];
         };
         /** @description Where to mirror the repository from. */
         ImportSource: {
@@ -900,7 +975,11 @@ export interface components {
              * @description Commits of its history.
              */
             commits: number;
+            /** @description `local`, or `github` for a project bound to a GitHub repository. */
+            host: string;
             name: string;
+            /** @description `owner/name` on GitHub, for a GitHub project. */
+            repository?: string | null;
             /** @description The source, credentials masked. */
             source_url: string;
         };
@@ -1071,6 +1150,17 @@ export interface components {
             csrf: string;
             name: string;
             role: string;
+        };
+        /** @description Body of `PUT /api/v1/system/guards`. */
+        SetGuard: {
+            /** @description False switches the writes off, true back on. */
+            enabled: boolean;
+            /** @description `github_writes` (every write to GitHub) or `auto_merge` (merges Kiln makes itself). */
+            guard: string;
+            /** @description One project only; absent means everywhere. */
+            project?: string | null;
+            /** @description Why; required when switching off. */
+            reason?: string | null;
         };
         /** @description Body of `PUT /api/v1/system/pause`. */
         SetPause: {
@@ -1437,7 +1527,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Mirrored; indexing and the knowledge scan follow */
+            /** @description Mirrored (and, for GitHub, bound to the repository); indexing and the knowledge scan follow */
             201: {
                 headers: {
                     [name: string]: unknown;
@@ -1500,8 +1590,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description An invalid name, URL or branch */
+            /** @description An invalid name, URL, branch, host, repository, visibility or merge policy, or GitHub is not configured */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description GitHub could not be reached or refused the request */
+            502: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2581,6 +2680,113 @@ export interface operations {
             };
         };
     };
+    get_guards: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The write guards and which are off */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GuardsView"];
+                };
+            };
+            /** @description No token, or a wrong, revoked or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    set_guard: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SetGuard"];
+            };
+        };
+        responses: {
+            /** @description The guards now */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GuardsView"];
+                };
+            };
+            /** @description Malformed body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No token, or a wrong, revoked or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role is too weak, or a session mutation lacks its CSRF token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such project */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An unknown guard, or switching off without a reason */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     get_pause: {
         parameters: {
             query?: never;
@@ -3609,6 +3815,65 @@ export interface operations {
                 };
             };
             /** @description Missing, stale or forged signature, or Discord intake is not configured */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    github_webhook: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description GitHub's id of the delivery */
+                "X-GitHub-Delivery": string;
+                /** @description The event's name, e.g. issues */
+                "X-GitHub-Event": string;
+                /** @description sha256=<hex HMAC-SHA256 of the raw body under the webhook secret> */
+                "X-Hub-Signature-256": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A GitHub webhook event */
+        requestBody: {
+            content: {
+                "application/json": Record<string, unknown>;
+            };
+        };
+        responses: {
+            /** @description Handled, ignored, or a redelivery ignored */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, unknown>;
+                };
+            };
+            /** @description Signed, but without a delivery id or not a readable event */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or wrong signature, or no webhook secret configured */
             401: {
                 headers: {
                     [name: string]: unknown;
