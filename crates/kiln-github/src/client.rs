@@ -171,13 +171,15 @@ enum Auth {
     /// Authenticates as the App (JWT); repository calls go through installation clients.
     App(Octocrab),
     /// The personal-token fallback, with its token for git.
-    Token(Octocrab, Secret),
+    Token(Arc<Octocrab>, Secret),
 }
 
 struct Inner {
     auth: Auth,
     /// Installation clients by repository, each minting tokens scoped to that repository.
-    installs: Mutex<HashMap<RepoName, Octocrab>>,
+    /// Shared, never cloned: an `Octocrab` clone starts with its own copy of the token
+    /// cache, so a clone per call would mint a token per call.
+    installs: Mutex<HashMap<RepoName, Arc<Octocrab>>>,
     calls: AtomicU64,
 }
 
@@ -234,7 +236,7 @@ impl GitHub {
                 .personal_token(token.expose().to_owned())
                 .build()
                 .map_err(|e| Error::Config(format!("[github]: {e}")))?;
-            Auth::Token(crab, token.clone())
+            Auth::Token(Arc::new(crab), token.clone())
         } else {
             return Ok(None);
         };
@@ -259,7 +261,7 @@ impl GitHub {
 
     /// The client that acts on `repo`: the App's installation on its owner with a token
     /// scoped to that one repository, or the personal token.
-    async fn crab(&self, repo: &RepoName) -> Result<Octocrab> {
+    async fn crab(&self, repo: &RepoName) -> Result<Arc<Octocrab>> {
         let app = match &self.inner.auth {
             Auth::Token(crab, _) => return Ok(crab.clone()),
             Auth::App(app) => app,
@@ -283,18 +285,22 @@ impl GitHub {
                 repository: repo.to_string(),
             });
         };
-        let crab = app
-            .installation_builder(InstallationId(installation.id))
-            .repositories(vec![repo.name().to_owned()])
-            .build()
-            .map_err(|e| Error::Config(format!("[github]: {e}")))?;
-        lock(&self.inner.installs).insert(repo.clone(), crab.clone());
-        Ok(crab)
+        let crab = Arc::new(
+            app.installation_builder(InstallationId(installation.id))
+                .repositories(vec![repo.name().to_owned()])
+                .build()
+                .map_err(|e| Error::Config(format!("[github]: {e}")))?,
+        );
+        // Two callers may race here; the first client stays, so all share one token cache.
+        Ok(lock(&self.inner.installs)
+            .entry(repo.clone())
+            .or_insert(crab)
+            .clone())
     }
 
     /// The client that may create repositories under `owner`: the App's installation on
     /// that account (organisations only, as GitHub allows), or the personal token.
-    async fn owner_crab(&self, owner: &str) -> Result<Octocrab> {
+    async fn owner_crab(&self, owner: &str) -> Result<Arc<Octocrab>> {
         let app = match &self.inner.auth {
             Auth::Token(crab, _) => return Ok(crab.clone()),
             Auth::App(app) => app,
@@ -316,6 +322,7 @@ impl GitHub {
             });
         };
         app.installation(InstallationId(installation.id))
+            .map(Arc::new)
             .map_err(|e| Error::Config(format!("[github]: {e}")))
     }
 

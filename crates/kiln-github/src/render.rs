@@ -137,10 +137,8 @@ pub fn pull_body(view: &TaskView) -> String {
         Some(run) => b.push_str(&test_summary(run)),
         None => b.push_str("Not run on this commit yet."),
     }
-    b.push_str(&format!(
-        "\n\n---\nStatus: **{}**. Each stage reports as a `kiln/...` check on the head commit.",
-        t.status
-    ));
+    // No live status here: it would rewrite the body at every stage. The checks say it.
+    b.push_str("\n\n---\nEach stage reports as a `kiln/...` check on the head commit.");
     cut(b)
 }
 
