@@ -20,6 +20,8 @@ const FINISH: Duration = Duration::from_secs(300);
 const KEY: &str = "sk-kiln-test-secret-0123456789abcdef";
 
 /// A static site with a test and a deploy recipe.
+/// The site's test command prints the sandbox's environment first, so the task record
+/// shows exactly what generated code could see.
 const BROCHURE: &[(&str, &str)] = &[
     (
         "site/index.html",
@@ -32,7 +34,7 @@ const BROCHURE: &[(&str, &str)] = &[
     ),
     (
         ".kiln/project.toml",
-        "[commands]\ntest = \"python3 -m unittest discover -s tests -v\"\n\n[deploy]\nkind = \"static\"\ndir = \"site\"\n",
+        "[commands]\ntest = \"env && python3 -m unittest discover -s tests -v\"\n\n[deploy]\nkind = \"static\"\ndir = \"site\"\n",
     ),
 ];
 
@@ -468,6 +470,8 @@ async fn an_approved_change_is_merged_on_github_and_its_merge_commit_deployed() 
     // GitHub goes down and the publisher is killed while the task runs: the task's own work
     // goes on, and GitHub catches up without a second pull request or check run.
     let id = change(&stack, "brochure", "Show the Saturday opening hours").await;
+    // Every installation token expires mid-task: the next call mints a fresh one.
+    gh.expire_tokens();
     gh.set_mode(Mode::Down);
     tokio::time::sleep(Duration::from_secs(2)).await;
     stack.kill("api").await;
