@@ -10,6 +10,8 @@ ALTER TABLE projects
     -- who merges an approved pull request: 'auto' (the gate's approval is enough) or
     -- 'on_approval' (the gate's and a person's, other than the requester)
     ADD COLUMN merge_policy text NOT NULL DEFAULT 'auto' CHECK (merge_policy IN ('auto', 'on_approval')),
+    -- write each approved plan as a tracking issue with one task-list item per story
+    ADD COLUMN plan_as_issues boolean NOT NULL DEFAULT false,
     ADD CONSTRAINT projects_repository_host CHECK ((host = 'local') = (repository IS NULL));
 
 -- One pull request per task: what Kiln last wrote to it. Looked up on GitHub by head branch
@@ -68,4 +70,13 @@ CREATE TABLE github_issues (
     repository      text NOT NULL,
     number          bigint NOT NULL,
     pull_comment_id bigint
+);
+
+-- The tracking issue a task's plan was written as (`plan_as_issues`), closed once the pull
+-- request is merged.
+CREATE TABLE github_plan_issues (
+    task_id         uuid PRIMARY KEY REFERENCES tasks (id) ON DELETE CASCADE,
+    repository      text NOT NULL,
+    number          bigint NOT NULL,
+    closed          boolean NOT NULL DEFAULT false
 );

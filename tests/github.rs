@@ -462,7 +462,7 @@ async fn an_approved_change_is_merged_on_github_and_its_merge_commit_deployed() 
         Stack::start_with(TestEnv::new().await, env!("CARGO_BIN_EXE_kiln"), extra).await;
     let (status, body) = bind(
         &stack,
-        json!({"name": "brochure", "host": "github", "repository": "acme/brochure"}),
+        json!({"name": "brochure", "host": "github", "repository": "acme/brochure", "plan_as_issues": true}),
     )
     .await;
     assert_eq!(status, 201, "{body:#}");
@@ -558,6 +558,30 @@ async fn an_approved_change_is_merged_on_github_and_its_merge_commit_deployed() 
         .map(|c| c.name.as_str())
         .collect();
     assert_eq!(on_merge, ["kiln/deployment"], "{checks:#?}");
+    // The plan was written as a tracking issue, which the merged pull request closed.
+    let plans = gh.issues("acme/brochure");
+    assert_eq!(plans.len(), 1, "{plans:#?}");
+    let plan = &plans[0];
+    assert_eq!(plan.title, "Plan: Show Saturday hours");
+    assert_eq!(plan.labels, ["kiln-plan"]);
+    assert!(
+        plan.body.contains("- [ ] **Show Saturday hours**"),
+        "{}",
+        plan.body
+    );
+    assert!(
+        pull.body
+            .contains(&format!("Closes #{} (the plan).", plan.number)),
+        "{}",
+        pull.body
+    );
+    for _ in 0..100 {
+        if gh.issues("acme/brochure")[0].state == "closed" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(gh.issues("acme/brochure")[0].state, "closed");
     let comments = gh.comments("acme/brochure", pull.number);
     assert_eq!(comments.len(), 1, "{comments:#?}");
     assert!(
@@ -693,7 +717,7 @@ async fn a_labelled_issue_becomes_a_pull_request_that_a_kiln_approve_merges() {
 
     // The gate approves, the merge policy waits for a person; the PR links back to the issue.
     wait_status(&stack, &id, "awaiting_release_approval").await;
-    let linked = wait_comment(&gh, "acme/brochure", issue, "pull request").await;
+    let linked = wait_comment(&gh, "acme/brochure", issue, "Kiln opened").await;
     let pull = gh.pulls("acme/brochure").pop().expect("a pull request");
     assert!(linked.contains(&format!("#{}", pull.number)), "{linked}");
     assert!(
@@ -749,5 +773,52 @@ async fn a_labelled_issue_becomes_a_pull_request_that_a_kiln_approve_merges() {
             "github".to_owned(),
             "release_approval.approve".to_owned()
         )]
+    );
+
+    // A `/kiln <brief>` comment starts the next change; closing its pull request on GitHub
+    // cancels it, with that reason.
+    let second = gh.open_issue("acme/brochure", "ada", "Sundays too", "", &[]);
+    let comment = json!({
+        "action": "created",
+        "issue": {"number": second, "title": "Sundays too", "labels": []},
+        "comment": {"id": 2, "body": "/kiln Show that we are closed on Sundays", "user": user("ada")},
+        "repository": repo_json("acme/brochure"),
+        "sender": user("ada"),
+    });
+    let (code, _) = gh
+        .send_webhook(&hook, WEBHOOK_SECRET, "issue_comment", None, &comment)
+        .await;
+    assert_eq!(code, 200);
+    let id: String =
+        sqlx::query_scalar("SELECT task_id::text FROM github_issues WHERE number = $1")
+            .bind(second as i64)
+            .fetch_one(db)
+            .await
+            .expect("the comment's task");
+    let task = wait_status(&stack, &id, "awaiting_release_approval").await;
+    assert_eq!(task["brief"], "Show that we are closed on Sundays");
+    wait_comment(&gh, "acme/brochure", second, "Kiln opened").await;
+    let pull = gh
+        .pulls("acme/brochure")
+        .into_iter()
+        .find(|p| p.head_ref == format!("kiln/{id}"))
+        .expect("its pull request");
+    gh.close_pull("acme/brochure", pull.number);
+    let closed = json!({
+        "action": "closed",
+        "number": pull.number,
+        "pull_request": {"number": pull.number, "merged": false},
+        "repository": repo_json("acme/brochure"),
+        "sender": user("bob"),
+    });
+    let (code, _) = gh
+        .send_webhook(&hook, WEBHOOK_SECRET, "pull_request", None, &closed)
+        .await;
+    assert_eq!(code, 200);
+    let task = stack.wait_finished(&id, FINISH).await;
+    assert_eq!(task["status"], "cancelled", "{task:#}");
+    assert_eq!(
+        task["status_reason"],
+        format!("pull request #{} was closed on GitHub by bob", pull.number)
     );
 }

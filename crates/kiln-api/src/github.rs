@@ -19,6 +19,7 @@ pub(crate) struct Bound {
     pub branch: String,
     pub created: bool,
     pub merge_policy: String,
+    pub plan_as_issues: bool,
 }
 
 fn github_error(e: kiln_github::Error) -> Error {
@@ -119,5 +120,6 @@ pub(crate) async fn prepare(
         branch,
         created: create,
         merge_policy,
+        plan_as_issues: request.plan_as_issues.unwrap_or(false),
     })
 }

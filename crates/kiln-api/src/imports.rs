@@ -59,6 +59,9 @@ pub struct CreateProject {
     /// approves) or `on_approval` (once a person other than the requester approved too, in
     /// Kiln, with `/kiln approve` on the pull request, or with an approving review).
     pub merge_policy: Option<String>,
+    /// Write each task's plan as a tracking issue on GitHub, one task-list item per story,
+    /// closed once the pull request is merged (default false).
+    pub plan_as_issues: Option<bool>,
 }
 
 /// The imported project.
@@ -129,9 +132,10 @@ pub async fn create_project(
                 || request.create.is_some()
                 || request.visibility.is_some()
                 || request.merge_policy.is_some()
+                || request.plan_as_issues.is_some()
             {
                 return Err(Error::InvalidBody(
-                    "`repository`, `create`, `visibility` and `merge_policy` go with `host`".into(),
+                    "`repository`, `create`, `visibility`, `merge_policy` and `plan_as_issues` go with `host`".into(),
                 ));
             }
             let branch = import
@@ -187,6 +191,7 @@ pub async fn create_project(
                 url.shown(),
                 &branch,
                 &b.merge_policy,
+                b.plan_as_issues,
             )
             .await
         }
@@ -204,6 +209,7 @@ pub async fn create_project(
                     "branch": branch,
                     "commit": imported.commit,
                     "merge_policy": b.merge_policy,
+                    "plan_as_issues": b.plan_as_issues,
                 })),
             };
             match audit::append(&mut *tx, &entry).await {

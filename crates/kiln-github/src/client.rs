@@ -144,6 +144,16 @@ pub struct CheckRun {
     pub external_id: Option<String>,
 }
 
+/// An issue as Kiln reads it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct IssueRef {
+    pub number: u64,
+    pub state: String,
+    #[serde(default)]
+    pub body: Option<String>,
+    pub html_url: String,
+}
+
 /// An issue or pull-request comment.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Comment {
@@ -600,6 +610,70 @@ impl GitHub {
             &path,
             None,
             &format!("reading comments of #{number} of {repo}"),
+        )
+        .await
+    }
+
+    /// Opens an issue with `labels`.
+    pub async fn create_issue(
+        &self,
+        repo: &RepoName,
+        title: &str,
+        body: &str,
+        labels: &[&str],
+    ) -> Result<IssueRef> {
+        let crab = self.crab(repo).await?;
+        let path = format!("{}/issues", repo.path());
+        let body = json!({ "title": title, "body": body, "labels": labels });
+        self.call(
+            &crab,
+            Method::POST,
+            &path,
+            Some(&body),
+            &format!("opening an issue on {repo}"),
+        )
+        .await
+    }
+
+    /// The first issue (open or closed) labelled `label` whose body contains `marker`, among
+    /// the 100 newest with that label.
+    pub async fn find_issue(
+        &self,
+        repo: &RepoName,
+        label: &str,
+        marker: &str,
+    ) -> Result<Option<IssueRef>> {
+        let crab = self.crab(repo).await?;
+        let path = format!(
+            "{}/issues?state=all&labels={}&per_page=100",
+            repo.path(),
+            query_escape(label)
+        );
+        let issues: Vec<IssueRef> = self
+            .call(
+                &crab,
+                Method::GET,
+                &path,
+                None,
+                &format!("listing issues of {repo}"),
+            )
+            .await?;
+        Ok(issues
+            .into_iter()
+            .find(|i| i.body.as_deref().is_some_and(|b| b.contains(marker))))
+    }
+
+    /// Closes an issue as completed.
+    pub async fn close_issue(&self, repo: &RepoName, number: u64) -> Result<IssueRef> {
+        let crab = self.crab(repo).await?;
+        let path = format!("{}/issues/{number}", repo.path());
+        let body = json!({ "state": "closed", "state_reason": "completed" });
+        self.call(
+            &crab,
+            Method::PATCH,
+            &path,
+            Some(&body),
+            &format!("closing #{number} of {repo}"),
         )
         .await
     }

@@ -19,8 +19,8 @@ pub mod publish;
 pub mod render;
 
 pub use client::{
-    Annotation, CheckOutput, CheckRun, CheckRunWrite, Comment, GitHub, NewPull, Pull, PullRef,
-    Repository,
+    Annotation, CheckOutput, CheckRun, CheckRunWrite, Comment, GitHub, IssueRef, NewPull, Pull,
+    PullRef, Repository,
 };
 pub use config::Config;
 pub use error::{Error, Result};

@@ -28,6 +28,8 @@ use uuid::Uuid;
 use crate::render::{self, TaskView};
 use crate::{Config, GitHub, NewPull, RepoName};
 
+/// The label of the tracking issues plans are written as.
+pub const PLAN_LABEL: &str = "kiln-plan";
 /// The guard that switches every write to GitHub off.
 pub const WRITES_GUARD: &str = "github_writes";
 /// How often the publisher looks for tasks to bring up to date.
@@ -103,8 +105,12 @@ impl Publisher {
         let deployments = records::task_deployments(&mut *conn, task.id).await?;
         let task_url = self.config.task_url(&task.id.to_string());
         let issue = store::issue(&mut *conn, task.id).await?.map(|(_, n, _)| n);
+        let plan_issue = store::plan_issue(&mut *conn, task.id)
+            .await?
+            .map(|(n, _)| n);
         Ok(TaskView {
             issue,
+            plan_issue,
             task,
             plan,
             round,
@@ -156,16 +162,14 @@ impl Publisher {
         }
         let seen = task.updated_at;
         let branch = task.branch.clone();
-        let view = self.view(task, last.round, last.sha.clone()).await?;
-        let title = render::pull_title(&view);
-        let body = render::pull_body(&view);
+        let mut view = self.view(task, last.round, last.sha.clone()).await?;
         let checks = render::checks(&view);
 
         if let Some(off) = control::guard_off(db, WRITES_GUARD, &view.task.project).await? {
             let detail = json!({
                 "repository": repo.to_string(),
                 "push": { "branch": branch, "commit": last.sha },
-                "pull_request": { "title": title, "draft": true },
+                "pull_request": { "title": render::pull_title(&view), "draft": true },
                 "check_runs": checks.iter().map(|c| &c.name).collect::<Vec<_>>(),
                 "guard_off_by": off.actor,
                 "reason": off.reason,
@@ -179,6 +183,33 @@ impl Publisher {
         let gh = &self.github;
         let mut writes = 0u32;
         let mut pull = store::pull(db, id).await?;
+
+        // The plan as a tracking issue, once, before the pull request that closes it.
+        if host.plan_as_issues
+            && view.plan_issue.is_none()
+            && let Some(plan) = view.plan.clone()
+        {
+            let marker = render::plan_marker(&view);
+            let issue = match gh.find_issue(&repo, PLAN_LABEL, &marker).await? {
+                Some(found) => found,
+                None => {
+                    let (title, text) = render::plan_issue(&view, &plan);
+                    writes += 1;
+                    gh.create_issue(&repo, &title, &text, &[PLAN_LABEL]).await?
+                }
+            };
+            store::save_plan_issue(
+                db,
+                id,
+                &repo.to_string(),
+                issue.number as i64,
+                issue.state == "closed",
+            )
+            .await?;
+            view.plan_issue = Some(issue.number as i64);
+        }
+        let title = render::pull_title(&view);
+        let body = render::pull_body(&view);
 
         // The head branch first: a pull request and check runs need the commit on GitHub.
         if pull.as_ref().and_then(|p| p.head_sha.as_deref()) != Some(last.sha.as_str()) {
@@ -325,6 +356,16 @@ impl Publisher {
                 )
                 .await?;
             }
+        }
+
+        // The plan's tracking issue is closed with the merge (GitHub closes it too when the
+        // merge reaches the default branch; closing twice changes nothing).
+        if pull.state == "merged"
+            && let Some((number, false)) = store::plan_issue(db, id).await?
+        {
+            gh.close_issue(&repo, number as u64).await?;
+            writes += 1;
+            store::save_plan_issue(db, id, &repo.to_string(), number, true).await?;
         }
 
         // Out of draft once the gate approved the head round.

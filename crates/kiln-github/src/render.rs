@@ -34,6 +34,8 @@ pub struct TaskView {
     pub task_url: Option<String>,
     /// The issue (in the same repository) the task came from.
     pub issue: Option<i64>,
+    /// The tracking issue its plan was written as.
+    pub plan_issue: Option<i64>,
 }
 
 /// The check run names, one per stage (and one per reviewer).
@@ -113,6 +115,9 @@ pub fn pull_body(view: &TaskView) -> String {
     }
     if let Some(n) = view.issue {
         b.push_str(&format!("\n\nResolves #{n}."));
+    }
+    if let Some(n) = view.plan_issue {
+        b.push_str(&format!("\n\nCloses #{n} (the plan)."));
     }
     b.push_str("\n\n### Brief\n\n");
     b.push_str(&fenced(&t.brief));
@@ -430,6 +435,34 @@ pub fn cancelled(view: &TaskView, name: &str) -> CheckRunWrite {
     )
 }
 
+/// The marker that finds a task's tracking issue again on GitHub.
+pub fn plan_marker(view: &TaskView) -> String {
+    format!("<!-- kiln-plan:{} -->", view.task.id)
+}
+
+/// The tracking issue of a plan: its title and a body with one task-list item per story.
+pub fn plan_issue(view: &TaskView, plan: &Plan) -> (String, String) {
+    let title: String = format!("Plan: {}", plan.epic)
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(200)
+        .collect();
+    let mut b = format!("The plan of Kiln task `{}`.", view.task.id);
+    if let Some(url) = &view.task_url {
+        b.push_str(&format!(" [Open it in the dashboard]({url})."));
+    }
+    b.push_str("\n\n");
+    for s in &plan.stories {
+        b.push_str(&format!("- [ ] **{}**", inline(&s.title)));
+        for a in &s.acceptance {
+            b.push_str(&format!("\n  - {}", inline(a)));
+        }
+        b.push('\n');
+    }
+    b.push_str(&format!("\n{}\n", plan_marker(view)));
+    (title, cut(b))
+}
+
 /// The comment on a merged pull request: what was deployed from the merge commit.
 pub fn merged_comment(view: &TaskView, merge: &str, deployment: &CheckRunWrite) -> String {
     let mut text = format!(
@@ -579,6 +612,7 @@ mod tests {
             deployments: vec![],
             task_url: Some("https://kiln.example/tasks/x".into()),
             issue: Some(7),
+            plan_issue: Some(8),
         }
     }
 
@@ -597,6 +631,14 @@ mod tests {
         assert!(body.contains("@\u{200b}admin can add"), "{body}");
         assert!(body.contains("[Open it in the dashboard](https://kiln.example/tasks/x)"));
         assert!(body.contains("Resolves #7."), "{body}");
+        assert!(body.contains("Closes #8 (the plan)."), "{body}");
+        let (title, issue) = plan_issue(&v, v.plan.as_ref().unwrap());
+        assert_eq!(title, "Plan: A cart [click](http://evil)");
+        assert!(
+            issue.contains("- [ ] **Cart**\n  - @\u{200b}admin can add\n"),
+            "{issue}"
+        );
+        assert!(issue.contains(&plan_marker(&v)), "{issue}");
         assert!(
             body.contains("- test `npm test`: exit 1 in 1.5 s"),
             "{body}"

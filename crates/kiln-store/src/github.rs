@@ -15,6 +15,8 @@ pub struct ProjectHost {
     /// `owner/name` on the host; `None` for local projects.
     pub repository: Option<String>,
     pub merge_policy: String,
+    /// Write each approved plan as a tracking issue.
+    pub plan_as_issues: bool,
 }
 
 impl ProjectHost {
@@ -31,15 +33,18 @@ pub async fn host<'e>(
     db: impl PgExecutor<'e>,
     project: &str,
 ) -> Result<Option<ProjectHost>, Error> {
-    let row = sqlx::query("SELECT host, repository, merge_policy FROM projects WHERE name = $1")
-        .bind(project)
-        .fetch_optional(db)
-        .await?;
+    let row = sqlx::query(
+        "SELECT host, repository, merge_policy, plan_as_issues FROM projects WHERE name = $1",
+    )
+    .bind(project)
+    .fetch_optional(db)
+    .await?;
     row.map(|r| {
         Ok(ProjectHost {
             host: r.try_get("host")?,
             repository: r.try_get("repository")?,
             merge_policy: r.try_get("merge_policy")?,
+            plan_as_issues: r.try_get("plan_as_issues")?,
         })
     })
     .transpose()
@@ -55,10 +60,11 @@ pub async fn insert_project<'e>(
     source_url: &str,
     branch: &str,
     merge_policy: &str,
+    plan_as_issues: bool,
 ) -> Result<bool, Error> {
     let done = sqlx::query(
-        "INSERT INTO projects (id, name, template, source_url, source_branch, host, repository, merge_policy) \
-         VALUES ($1, $2, '', $3, $4, 'github', $5, $6) ON CONFLICT (name) DO NOTHING",
+        "INSERT INTO projects (id, name, template, source_url, source_branch, host, repository, merge_policy, plan_as_issues) \
+         VALUES ($1, $2, '', $3, $4, 'github', $5, $6, $7) ON CONFLICT (name) DO NOTHING",
     )
     .bind(id)
     .bind(name)
@@ -66,6 +72,7 @@ pub async fn insert_project<'e>(
     .bind(branch)
     .bind(repository)
     .bind(merge_policy)
+    .bind(plan_as_issues)
     .execute(db)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -325,4 +332,37 @@ pub async fn task_of_pull<'e>(
     .bind(number)
     .fetch_optional(db)
     .await?)
+}
+
+/// The tracking issue of a task's plan: (number, closed).
+pub async fn plan_issue<'e>(
+    db: impl PgExecutor<'e>,
+    task: Uuid,
+) -> Result<Option<(i64, bool)>, Error> {
+    let row = sqlx::query("SELECT number, closed FROM github_plan_issues WHERE task_id = $1")
+        .bind(task)
+        .fetch_optional(db)
+        .await?;
+    row.map(|r| Ok((r.try_get("number")?, r.try_get("closed")?)))
+        .transpose()
+}
+
+pub async fn save_plan_issue<'e>(
+    db: impl PgExecutor<'e>,
+    task: Uuid,
+    repository: &str,
+    number: i64,
+    closed: bool,
+) -> Result<(), Error> {
+    sqlx::query(
+        "INSERT INTO github_plan_issues (task_id, repository, number, closed) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (task_id) DO UPDATE SET number = $3, closed = $4",
+    )
+    .bind(task)
+    .bind(repository)
+    .bind(number)
+    .bind(closed)
+    .execute(db)
+    .await?;
+    Ok(())
 }

@@ -722,6 +722,11 @@ export interface components {
             merge_policy?: string | null;
             /** @description Project name: lowercase letters, digits and '-'. */
             name: string;
+            /**
+             * @description Write each task's plan as a tracking issue on GitHub, one task-list item per story,
+             *     closed once the pull request is merged (default false).
+             */
+            plan_as_issues?: boolean | null;
             /** @description `owner/name` on GitHub (with `host`). */
             repository?: string | null;
             /** @description `private` (default) or `public`, for a repository Kiln creates. */
