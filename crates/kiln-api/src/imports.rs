@@ -183,17 +183,17 @@ pub async fn create_project(
             kiln_store::knowledge::insert_imported(&mut *tx, id, &name, url.shown(), &branch).await
         }
         Some(b) => {
-            kiln_store::github::insert_project(
-                &mut *tx,
+            let repository = b.repository.to_string();
+            let project = kiln_store::github::NewProject {
                 id,
-                &name,
-                &b.repository.to_string(),
-                url.shown(),
-                &branch,
-                &b.merge_policy,
-                b.plan_as_issues,
-            )
-            .await
+                name: &name,
+                repository: &repository,
+                source_url: url.shown(),
+                branch: &branch,
+                merge_policy: &b.merge_policy,
+                plan_as_issues: b.plan_as_issues,
+            };
+            kiln_store::github::insert_project(&mut *tx, &project).await
         }
     };
     let claimed = match claimed {

@@ -50,29 +50,38 @@ pub async fn host<'e>(
     .transpose()
 }
 
-/// Claims `name` for a project bound to `repository` on GitHub whose default branch was
-/// mirrored (as `main`) from `branch`. False when the name is taken.
+/// A project bound to a repository on GitHub.
+#[derive(Debug, Clone)]
+pub struct NewProject<'a> {
+    pub id: Uuid,
+    pub name: &'a str,
+    /// `owner/name`.
+    pub repository: &'a str,
+    /// The clone URL as it may be shown.
+    pub source_url: &'a str,
+    /// The default branch mirrored as `main`.
+    pub branch: &'a str,
+    pub merge_policy: &'a str,
+    pub plan_as_issues: bool,
+}
+
+/// Claims the name for a project bound to a GitHub repository whose default branch was
+/// mirrored as `main`. False when the name is taken.
 pub async fn insert_project<'e>(
     db: impl PgExecutor<'e>,
-    id: Uuid,
-    name: &str,
-    repository: &str,
-    source_url: &str,
-    branch: &str,
-    merge_policy: &str,
-    plan_as_issues: bool,
+    p: &NewProject<'_>,
 ) -> Result<bool, Error> {
     let done = sqlx::query(
         "INSERT INTO projects (id, name, template, source_url, source_branch, host, repository, merge_policy, plan_as_issues) \
          VALUES ($1, $2, '', $3, $4, 'github', $5, $6, $7) ON CONFLICT (name) DO NOTHING",
     )
-    .bind(id)
-    .bind(name)
-    .bind(source_url)
-    .bind(branch)
-    .bind(repository)
-    .bind(merge_policy)
-    .bind(plan_as_issues)
+    .bind(p.id)
+    .bind(p.name)
+    .bind(p.source_url)
+    .bind(p.branch)
+    .bind(p.repository)
+    .bind(p.merge_policy)
+    .bind(p.plan_as_issues)
     .execute(db)
     .await?;
     Ok(done.rows_affected() == 1)
