@@ -80,3 +80,22 @@ CREATE TABLE github_plan_issues (
     number          bigint NOT NULL,
     closed          boolean NOT NULL DEFAULT false
 );
+
+-- Lessons Kiln proposes from a person's review ("request changes") for the project's
+-- memory: kept (added to project_memory) only once a person approves, or dropped.
+CREATE TABLE lesson_proposals (
+    id              uuid PRIMARY KEY,
+    project_id      uuid NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
+    task_id         uuid REFERENCES tasks (id) ON DELETE CASCADE,
+    lesson          text NOT NULL,
+    proposed_from   text NOT NULL,
+    status          text NOT NULL DEFAULT 'proposed' CHECK (status IN ('proposed', 'kept', 'dropped')),
+    decided_by      text,
+    created_at      timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX lesson_proposals_project_idx ON lesson_proposals (project_id, created_at);
+
+-- A person can also send a release back for changes (a fix round with their feedback).
+ALTER TABLE approvals DROP CONSTRAINT approvals_decision_check;
+ALTER TABLE approvals ADD CONSTRAINT approvals_decision_check
+    CHECK (decision IN ('approve', 'reject', 'changes_requested'));

@@ -606,6 +606,7 @@ async fn a_labelled_issue_becomes_a_pull_request_that_a_kiln_approve_merges() {
     gh.set_permission("acme/brochure", "ada", "write");
     gh.set_permission("acme/brochure", "bob", "admin");
     gh.set_permission("acme/brochure", "eve", "read");
+    gh.set_permission("acme/brochure", "cleo", "write");
     let title = "Show Saturday hours";
     let script = Script::new()
         .on(
@@ -617,6 +618,13 @@ async fn a_labelled_issue_becomes_a_pull_request_that_a_kiln_approve_merges() {
             }))],
         )
         .on("summary", vec![Say::Text("A small site.".into())])
+        .on(
+            "fix",
+            vec![Say::Text(
+                "site/index.html\n<<<<<<< SEARCH\n<p>Saturday, 8 to 12.</p>\n=======\n<p>Saturday, 08:00 to 12:00.</p>\n>>>>>>> REPLACE\n"
+                    .into(),
+            )],
+        )
         .on(
             "story",
             vec![Say::Text(
@@ -752,6 +760,68 @@ async fn a_labelled_issue_becomes_a_pull_request_that_a_kiln_approve_merges() {
     assert_eq!(code, 200);
     wait_comment(&gh, "acme/brochure", pull.number, "unknown command `merge`").await;
 
+    // A "request changes" review makes a fix round with the reviewer's words, and proposes
+    // a lesson that is kept only once a person approves it.
+    let review = json!({
+        "action": "submitted",
+        "review": {"id": 5, "state": "changes_requested", "user": user("cleo"),
+                   "body": "Write opening hours as 24-hour times, like 08:00. The rest is fine."},
+        "pull_request": {"number": pull.number, "merged": false},
+        "repository": repo_json("acme/brochure"),
+        "sender": user("cleo"),
+    });
+    let (code, _) = gh
+        .send_webhook(&hook, WEBHOOK_SECRET, "pull_request_review", None, &review)
+        .await;
+    assert_eq!(code, 200);
+    let answer = wait_comment(&gh, "acme/brochure", pull.number, "fix round 1").await;
+    assert!(
+        answer.contains("\"Write opening hours as 24-hour times, like 08:00.\""),
+        "{answer}"
+    );
+    let memory = || async {
+        stack
+            .http
+            .get(format!("{}/api/v1/projects/brochure/memory", stack.api))
+            .send()
+            .await
+            .expect("memory")
+            .json::<Value>()
+            .await
+            .expect("memory json")
+    };
+    let lessons = |m: &Value| m["items"].to_string();
+    assert!(
+        !lessons(&memory().await).contains("24-hour"),
+        "not kept before approval"
+    );
+    let task = wait_status(&stack, &id, "awaiting_release_approval").await;
+    assert_eq!(task["rounds"].as_array().map(Vec::len), Some(2), "{task:#}");
+    let (code, _) = say("bob", "/kiln lesson approve").await;
+    assert_eq!(code, 200);
+    wait_comment(
+        &gh,
+        "acme/brochure",
+        pull.number,
+        "Kept in the project's memory",
+    )
+    .await;
+    assert!(lessons(&memory().await).contains("Write opening hours as 24-hour times"));
+    let proposals: Value = stack
+        .http
+        .get(format!(
+            "{}/api/v1/projects/brochure/memory/proposals",
+            stack.api
+        ))
+        .send()
+        .await
+        .expect("proposals")
+        .json()
+        .await
+        .expect("proposals json");
+    assert_eq!(proposals["items"][0]["status"], "kept", "{proposals:#}");
+    assert_eq!(proposals["items"][0]["decided_by"], "github:bob#307");
+
     // A maintainer approves on the pull request: merged, then deployed.
     let (code, _) = say("bob", "/kiln approve looks good").await;
     assert_eq!(code, 200);
@@ -760,6 +830,12 @@ async fn a_labelled_issue_becomes_a_pull_request_that_a_kiln_approve_merges() {
     let pull = gh.pulls("acme/brochure").pop().expect("a pull request");
     assert!(pull.merged, "{pull:#?}");
     assert_eq!(pull.head_ref, format!("kiln/{id}"));
+    let url = task["deployment"]["url"].as_str().expect("url").to_owned();
+    let page = common::fetch(&url).await.1;
+    assert!(
+        page.contains("Saturday, 08:00 to 12:00."),
+        "the fix round is live: {page}"
+    );
     let approvals: Vec<(String, String, String)> = sqlx::query_as(
         "SELECT actor, source, action FROM audit_log WHERE action = 'release_approval.approve'",
     )

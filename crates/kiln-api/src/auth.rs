@@ -117,6 +117,16 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
         R(Role::Admin),
     ),
     (
+        Method::GET,
+        "/api/v1/projects/{name}/memory/proposals",
+        R(Role::Viewer),
+    ),
+    (
+        Method::POST,
+        "/api/v1/projects/{name}/memory/proposals/{id}",
+        R(Role::Approver),
+    ),
+    (
         Method::DELETE,
         "/api/v1/projects/{name}/app",
         R(Role::Admin),

@@ -28,6 +28,7 @@ mod pause;
 mod people;
 mod projects;
 mod queries;
+mod review;
 mod search;
 mod subscriptions;
 mod system;
@@ -207,6 +208,14 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/projects/{name}/memory/{id}",
             axum::routing::put(memory::edit).delete(memory::delete),
+        )
+        .route(
+            "/api/v1/projects/{name}/memory/proposals",
+            get(review::list_proposals),
+        )
+        .route(
+            "/api/v1/projects/{name}/memory/proposals/{id}",
+            post(review::decide_proposal),
         )
         .route(
             "/api/v1/tasks/{id}/rounds/{round}/diff",

@@ -15,7 +15,7 @@ use crate::error::Problem;
 use crate::model::{LogFrame, TaskStatusSchema};
 use crate::{
     apps, audit, compat, diff, guards, imports, intake, logs, memory, pause, people, projects,
-    search, subscriptions, system, tasks, templates, tokens,
+    review, search, subscriptions, system, tasks, templates, tokens,
 };
 
 /// Name of the bearer-token security scheme in the document.
@@ -61,6 +61,8 @@ pub const ROLE_EXTENSION: &str = "x-kiln-role";
         pause::set_pause,
         guards::get_guards,
         guards::set_guard,
+        review::list_proposals,
+        review::decide_proposal,
         audit::list,
         tokens::list_tokens,
         tokens::create_token,

@@ -208,3 +208,147 @@ mod tests {
         assert!(c.ends_with('…'));
     }
 }
+
+/// A lesson Kiln proposes from a person's review, kept only once a person approves it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Proposal {
+    pub id: Uuid,
+    pub task_id: Option<Uuid>,
+    pub lesson: String,
+    /// Who said what the lesson was distilled from.
+    pub proposed_from: String,
+    /// `proposed`, `kept` or `dropped`.
+    pub status: String,
+    pub decided_by: Option<String>,
+}
+
+/// The lesson in a reviewer's words: their first sentence, clipped to a lesson's length.
+pub fn distill(feedback: &str) -> String {
+    let text = feedback.trim();
+    let end = text
+        .char_indices()
+        .find(|(i, c)| {
+            *c == '\n'
+                || (matches!(c, '.' | '!' | '?')
+                    && text[i + c.len_utf8()..].starts_with([' ', '\n']))
+        })
+        .map_or(
+            text.len(),
+            |(i, c)| if c == '\n' { i } else { i + c.len_utf8() },
+        );
+    clip(text[..end].trim())
+}
+
+/// Records a proposed lesson; its id.
+pub async fn propose<'e>(
+    db: impl PgExecutor<'e>,
+    project_id: Uuid,
+    task_id: Uuid,
+    lesson: &str,
+    from: &str,
+) -> Result<Uuid> {
+    let id = Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO lesson_proposals (id, project_id, task_id, lesson, proposed_from) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(id)
+    .bind(project_id)
+    .bind(task_id)
+    .bind(clip(lesson))
+    .bind(from)
+    .execute(db)
+    .await?;
+    Ok(id)
+}
+
+fn proposal(r: &sqlx::postgres::PgRow) -> Result<Proposal> {
+    Ok(Proposal {
+        id: r.try_get("id")?,
+        task_id: r.try_get("task_id")?,
+        lesson: r.try_get("lesson")?,
+        proposed_from: r.try_get("proposed_from")?,
+        status: r.try_get("status")?,
+        decided_by: r.try_get("decided_by")?,
+    })
+}
+
+/// A project's proposals, newest first.
+pub async fn proposals<'e>(db: impl PgExecutor<'e>, project_id: Uuid) -> Result<Vec<Proposal>> {
+    let rows = sqlx::query(
+        "SELECT id, task_id, lesson, proposed_from, status, decided_by FROM lesson_proposals \
+         WHERE project_id = $1 ORDER BY created_at DESC, id DESC LIMIT 100",
+    )
+    .bind(project_id)
+    .fetch_all(db)
+    .await?;
+    rows.iter().map(proposal).collect()
+}
+
+/// The newest undecided proposal from a task.
+pub async fn open_proposal<'e>(db: impl PgExecutor<'e>, task_id: Uuid) -> Result<Option<Proposal>> {
+    let row = sqlx::query(
+        "SELECT id, task_id, lesson, proposed_from, status, decided_by FROM lesson_proposals \
+         WHERE task_id = $1 AND status = 'proposed' ORDER BY created_at DESC, id DESC LIMIT 1",
+    )
+    .bind(task_id)
+    .fetch_optional(db)
+    .await?;
+    row.as_ref().map(proposal).transpose()
+}
+
+/// Keeps (into the project's bounded memory) or drops an undecided proposal of the project.
+/// `None` when there is no such undecided proposal.
+pub async fn decide(
+    conn: &mut PgConnection,
+    project_id: Uuid,
+    id: Uuid,
+    keep: bool,
+    by: &str,
+) -> Result<Option<Proposal>> {
+    let row = sqlx::query(
+        "UPDATE lesson_proposals SET status = $3, decided_by = $4 \
+         WHERE id = $1 AND project_id = $2 AND status = 'proposed' \
+         RETURNING id, task_id, lesson, proposed_from, status, decided_by",
+    )
+    .bind(id)
+    .bind(project_id)
+    .bind(if keep { "kept" } else { "dropped" })
+    .bind(by)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(found) = row.as_ref().map(proposal).transpose()? else {
+        return Ok(None);
+    };
+    if keep {
+        remember(
+            conn,
+            project_id,
+            found.task_id,
+            std::slice::from_ref(&found.lesson),
+        )
+        .await?;
+    }
+    Ok(Some(found))
+}
+
+#[cfg(test)]
+mod proposal_tests {
+    use super::*;
+
+    #[test]
+    fn a_lesson_is_the_reviewers_first_sentence() {
+        assert_eq!(
+            distill("Tests live beside the code, not in tests/. Also fix the typo."),
+            "Tests live beside the code, not in tests/."
+        );
+        assert_eq!(
+            distill("  Use 24-hour times\nand more"),
+            "Use 24-hour times"
+        );
+        assert_eq!(
+            distill("v1.2 is the version we ship"),
+            "v1.2 is the version we ship"
+        );
+        assert!(distill(&"x".repeat(1000)).chars().count() <= MAX_LESSON_CHARS);
+    }
+}

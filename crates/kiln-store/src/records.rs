@@ -417,6 +417,40 @@ pub async fn insert_test_errors(
     Ok(())
 }
 
+/// Adds errors to a round after those already stored (a person's review of the round).
+pub async fn append_test_errors(
+    conn: &mut PgConnection,
+    task_id: Uuid,
+    round: i32,
+    errors: &[TestError],
+) -> Result<()> {
+    let next: i32 = sqlx::query_scalar(
+        "SELECT COALESCE(max(ordinal) + 1, 0) FROM test_errors WHERE task_id = $1 AND round = $2",
+    )
+    .bind(task_id)
+    .bind(round)
+    .fetch_one(&mut *conn)
+    .await?;
+    for (i, e) in errors.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO test_errors (task_id, round, ordinal, tool, command, file, line, col, message) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(task_id)
+        .bind(round)
+        .bind(next + i as i32)
+        .bind(&e.tool)
+        .bind(&e.command)
+        .bind(&e.file)
+        .bind(e.line)
+        .bind(e.column)
+        .bind(&e.message)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
 pub async fn test_errors<'e>(
     db: impl PgExecutor<'e>,
     task_id: Uuid,

@@ -8,7 +8,10 @@
 //!   request, whose body resolves the issue.
 //! - `/kiln approve [reason]`, `/kiln reject <feedback>` and `/kiln answer <text>` on a Kiln
 //!   pull request drive the same people-in-the-loop operations as the HTTP routes.
-//! - An approving review on a Kiln pull request approves its release, as `/kiln approve`.
+//! - An approving review on a Kiln pull request approves its release, as `/kiln approve`; a
+//!   review requesting changes makes a fix round with its words and proposes a lesson from
+//!   them, which `/kiln lesson approve` keeps in the project's memory (`/kiln lesson drop`
+//!   drops it).
 //! - A Kiln pull request closed without merging cancels its task, with that reason.
 //!
 //! The sender's permission on the repository decides what they may do: `write` and above
@@ -118,6 +121,8 @@ enum Ask {
     Approve(Option<String>),
     Reject(String),
     Answer(String),
+    /// `/kiln lesson approve` (true) or `/kiln lesson drop` (false).
+    Lesson(bool),
     /// On an issue: start a change with this brief.
     Brief(String),
 }
@@ -150,8 +155,11 @@ fn parse_ask(body: &str, on_pull: bool) -> Result<Option<Ask>, String> {
         "reject" => Err("`/kiln reject` needs feedback: `/kiln reject <what to change>`".into()),
         "answer" if !text.is_empty() => Ok(Some(Ask::Answer(text.to_owned()))),
         "answer" => Err("`/kiln answer` needs the answer: `/kiln answer <text>`".into()),
+        "lesson" if text == "approve" => Ok(Some(Ask::Lesson(true))),
+        "lesson" if text == "drop" => Ok(Some(Ask::Lesson(false))),
+        "lesson" => Err("use `/kiln lesson approve` or `/kiln lesson drop`".into()),
         other => Err(format!(
-            "unknown command `{}` on a pull request; use `/kiln approve [reason]`, `/kiln reject <feedback>` or `/kiln answer <text>`",
+            "unknown command `{}` on a pull request; use `/kiln approve [reason]`, `/kiln reject <feedback>`, `/kiln answer <text>` or `/kiln lesson approve|drop`",
             other.chars().take(40).collect::<String>()
         )),
     }
@@ -319,6 +327,18 @@ async fn handle(
             let Some(task) = store::task_of_pull(db, &repo.to_string(), issue.number).await? else {
                 return Ok("ignored: not a Kiln pull request".into());
             };
+            if let Ask::Lesson(keep) = ask {
+                return lesson(
+                    state,
+                    &repo,
+                    issue.number,
+                    &comment.user,
+                    task,
+                    keep,
+                    delivery,
+                )
+                .await;
+            }
             let command = match ask {
                 Ask::Approve(reason) => Command::Approve {
                     task: task.to_string(),
@@ -332,7 +352,7 @@ async fn handle(
                     task: task.to_string(),
                     text,
                 },
-                Ask::Brief(_) => unreachable!("handled above"),
+                Ask::Brief(_) | Ask::Lesson(_) => unreachable!("handled above"),
             };
             steer(state, &repo, issue.number, &comment.user, command, delivery).await
         }
@@ -340,12 +360,27 @@ async fn handle(
             let (Some(pull), Some(review)) = (&e.pull_request, &e.review) else {
                 return Ok("ignored".into());
             };
-            if !review.state.eq_ignore_ascii_case("approved") {
-                return Ok("ignored: not an approval".into());
+            let approved = review.state.eq_ignore_ascii_case("approved");
+            let changes = review.state.eq_ignore_ascii_case("changes_requested");
+            if !approved && !changes {
+                return Ok("ignored: a comment-only review".into());
             }
             let Some(task) = store::task_of_pull(db, &repo.to_string(), pull.number).await? else {
                 return Ok("ignored: not a Kiln pull request".into());
             };
+            if changes {
+                let feedback = review.body.as_deref().unwrap_or("").trim().to_owned();
+                return fix_round(
+                    state,
+                    &repo,
+                    pull.number,
+                    &review.user,
+                    task,
+                    &feedback,
+                    delivery,
+                )
+                .await;
+            }
             let reason = review
                 .body
                 .as_deref()
@@ -527,6 +562,86 @@ async fn steer(
     Ok(format!("{verb}: {text}"))
 }
 
+/// A person requested changes in a review: a fix round with their words, and a lesson
+/// proposed from them.
+async fn fix_round(
+    state: &IntakeState,
+    repo: &RepoName,
+    number: i64,
+    user: &User,
+    task: Uuid,
+    feedback: &str,
+    delivery: &str,
+) -> Result<String, Error> {
+    let who = match principal(state, repo, user, delivery).await? {
+        Ok(who) => who,
+        Err(why) => {
+            reply(state, repo, number, &why).await;
+            return Ok("refused: no write access".into());
+        }
+    };
+    let text = match crate::review::request_changes(&state.app, &who, task, feedback).await {
+        Ok(done) => {
+            state.wake.notify_one();
+            let mut text = format!(
+                "{}: Kiln is making fix round {} for your review.",
+                user.login, done.round
+            );
+            if let Some(p) = &done.proposal {
+                text.push_str(&format!(
+                    "\n\nProposed lesson for this project's memory: \"{}\". Keep it with `/kiln lesson approve`, or `/kiln lesson drop`.",
+                    p.lesson.replace('"', "'")
+                ));
+            }
+            text
+        }
+        Err(e) => format!("{}: Kiln could not act on the review: {e}", user.login),
+    };
+    reply(state, repo, number, &text).await;
+    Ok(text)
+}
+
+/// `/kiln lesson approve|drop`: decides the task's newest proposed lesson.
+async fn lesson(
+    state: &IntakeState,
+    repo: &RepoName,
+    number: i64,
+    user: &User,
+    task: Uuid,
+    keep: bool,
+    delivery: &str,
+) -> Result<String, Error> {
+    let who = match principal(state, repo, user, delivery).await? {
+        Ok(who) => who,
+        Err(why) => {
+            reply(state, repo, number, &why).await;
+            return Ok("refused: no write access".into());
+        }
+    };
+    let db = &state.app.ctx.db;
+    let open = kiln_store::memory::open_proposal(db, task).await?;
+    let project = kiln_store::tasks::get_task(db, task)
+        .await?
+        .map(|t| t.project_id)
+        .ok_or(Error::TaskNotFound(task))?;
+    let text = match open {
+        None => format!("{}: there is no proposed lesson to decide.", user.login),
+        Some(p) => {
+            match crate::review::decide_lesson(&state.app, &who, project, p.id, keep).await {
+                Ok(Some(p)) if keep => format!(
+                    "Kept in the project's memory: \"{}\".",
+                    p.lesson.replace('"', "'")
+                ),
+                Ok(Some(_)) => "Dropped the proposed lesson.".into(),
+                Ok(None) => format!("{}: the lesson was decided meanwhile.", user.login),
+                Err(e) => format!("{}: Kiln could not decide the lesson: {e}", user.login),
+            }
+        }
+    };
+    reply(state, repo, number, &text).await;
+    Ok(text)
+}
+
 /// Comments on an issue or pull request, unless GitHub writes are off. A reply that cannot
 /// be written is logged: the command itself has been carried out.
 async fn reply(state: &IntakeState, repo: &RepoName, number: i64, text: &str) {
@@ -592,6 +707,15 @@ mod tests {
             Ok(Some(Ask::Brief("add a bulk discount".into())))
         );
         assert!(parse_ask("/kiln", false).is_err());
+        assert_eq!(
+            parse_ask("/kiln lesson approve", true),
+            Ok(Some(Ask::Lesson(true)))
+        );
+        assert_eq!(
+            parse_ask("/kiln lesson drop", true),
+            Ok(Some(Ask::Lesson(false)))
+        );
+        assert!(parse_ask("/kiln lesson keep", true).is_err());
     }
 
     #[test]
