@@ -177,7 +177,7 @@ async fn a_change_on_a_github_project_is_one_pull_request_with_a_check_per_stage
     gh.add_installation("acme");
     gh.add_repo("acme/ledger", LEDGER);
     let env = TestEnv::new().await;
-    let stack = Stack::start_with(env, env!("CARGO_BIN_EXE_kiln"), github_env(&gh)).await;
+    let mut stack = Stack::start_with(env, env!("CARGO_BIN_EXE_kiln"), github_env(&gh)).await;
 
     // Bad bindings name what is wrong and leave nothing behind.
     let (status, body) = bind(
@@ -242,9 +242,18 @@ async fn a_change_on_a_github_project_is_one_pull_request_with_a_check_per_stage
     assert_eq!(status, 201, "{body:#}");
     assert!(gh.refs("acme/fresh").contains_key("refs/heads/main"));
 
-    // A change becomes one draft pull request from kiln/<task>, with its own checks.
+    // A change becomes one draft pull request from kiln/<task>, with its own checks, even
+    // with the tester SIGKILLed while it runs the tests.
     let id = change(&stack, "ledger", "Add a bulk discount to line totals").await;
     let (logs_task, task_logs) = collect_logs(&stack.api, &stack.admin, &id);
+    for _ in 0..600 {
+        if stack.task(&id).await["status"] == "testing" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stack.kill("tester").await;
+    stack.spawn("tester");
     let task = stack.wait_finished(&id, FINISH).await;
     assert_eq!(
         task["status"], "blocked",
