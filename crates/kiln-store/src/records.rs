@@ -397,22 +397,39 @@ pub async fn insert_test_errors(
     round: i32,
     errors: &[TestError],
 ) -> Result<()> {
+    insert_errors_from(conn, task_id, round, 0, errors, true).await
+}
+
+/// Inserts `errors` as ordinals `first..`; `skip_existing` leaves ordinals already stored
+/// alone (a redelivered test run), otherwise a clash is an error.
+async fn insert_errors_from(
+    conn: &mut PgConnection,
+    task_id: Uuid,
+    round: i32,
+    first: i32,
+    errors: &[TestError],
+    skip_existing: bool,
+) -> Result<()> {
+    let sql = if skip_existing {
+        "INSERT INTO test_errors (task_id, round, ordinal, tool, command, file, line, col, message) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING"
+    } else {
+        "INSERT INTO test_errors (task_id, round, ordinal, tool, command, file, line, col, message) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+    };
     for (i, e) in errors.iter().enumerate() {
-        sqlx::query(
-            "INSERT INTO test_errors (task_id, round, ordinal, tool, command, file, line, col, message) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
-        )
-        .bind(task_id)
-        .bind(round)
-        .bind(i as i32)
-        .bind(&e.tool)
-        .bind(&e.command)
-        .bind(&e.file)
-        .bind(e.line)
-        .bind(e.column)
-        .bind(&e.message)
-        .execute(&mut *conn)
-        .await?;
+        sqlx::query(sql)
+            .bind(task_id)
+            .bind(round)
+            .bind(first + i as i32)
+            .bind(&e.tool)
+            .bind(&e.command)
+            .bind(&e.file)
+            .bind(e.line)
+            .bind(e.column)
+            .bind(&e.message)
+            .execute(&mut *conn)
+            .await?;
     }
     Ok(())
 }
@@ -431,24 +448,7 @@ pub async fn append_test_errors(
     .bind(round)
     .fetch_one(&mut *conn)
     .await?;
-    for (i, e) in errors.iter().enumerate() {
-        sqlx::query(
-            "INSERT INTO test_errors (task_id, round, ordinal, tool, command, file, line, col, message) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(task_id)
-        .bind(round)
-        .bind(next + i as i32)
-        .bind(&e.tool)
-        .bind(&e.command)
-        .bind(&e.file)
-        .bind(e.line)
-        .bind(e.column)
-        .bind(&e.message)
-        .execute(&mut *conn)
-        .await?;
-    }
-    Ok(())
+    insert_errors_from(conn, task_id, round, next, errors, false).await
 }
 
 pub async fn test_errors<'e>(

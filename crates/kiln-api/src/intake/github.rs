@@ -470,6 +470,23 @@ async fn principal(
     }
 }
 
+/// [`principal`], answering on `number` with the refusal when the sender may not act.
+async fn allowed(
+    state: &IntakeState,
+    repo: &RepoName,
+    number: i64,
+    user: &User,
+    delivery: &str,
+) -> Result<Option<crate::auth::Principal>, Error> {
+    match principal(state, repo, user, delivery).await? {
+        Ok(who) => Ok(Some(who)),
+        Err(why) => {
+            reply(state, repo, number, &why).await;
+            Ok(None)
+        }
+    }
+}
+
 /// Starts a change from an issue and answers on the issue with the task's link.
 async fn start(
     state: &IntakeState,
@@ -480,12 +497,8 @@ async fn start(
     brief: &str,
     delivery: &str,
 ) -> Result<String, Error> {
-    let who = match principal(state, repo, sender, delivery).await? {
-        Ok(who) => who,
-        Err(why) => {
-            reply(state, repo, issue, &why).await;
-            return Ok("refused: no write access".into());
-        }
+    let Some(who) = allowed(state, repo, issue, sender, delivery).await? else {
+        return Ok("refused: no write access".into());
     };
     let request = CreateTask {
         kind: TaskKind::Change,
@@ -545,12 +558,8 @@ async fn steer(
     command: Command,
     delivery: &str,
 ) -> Result<String, Error> {
-    let who = match principal(state, repo, user, delivery).await? {
-        Ok(who) => who,
-        Err(why) => {
-            reply(state, repo, number, &why).await;
-            return Ok("refused: no write access".into());
-        }
+    let Some(who) = allowed(state, repo, number, user, delivery).await? else {
+        return Ok("refused: no write access".into());
     };
     let verb = command.name();
     let text = match super::execute(state, &who, command).await {
@@ -573,12 +582,8 @@ async fn fix_round(
     feedback: &str,
     delivery: &str,
 ) -> Result<String, Error> {
-    let who = match principal(state, repo, user, delivery).await? {
-        Ok(who) => who,
-        Err(why) => {
-            reply(state, repo, number, &why).await;
-            return Ok("refused: no write access".into());
-        }
+    let Some(who) = allowed(state, repo, number, user, delivery).await? else {
+        return Ok("refused: no write access".into());
     };
     let text = match crate::review::request_changes(&state.app, &who, task, feedback).await {
         Ok(done) => {
@@ -611,12 +616,8 @@ async fn lesson(
     keep: bool,
     delivery: &str,
 ) -> Result<String, Error> {
-    let who = match principal(state, repo, user, delivery).await? {
-        Ok(who) => who,
-        Err(why) => {
-            reply(state, repo, number, &why).await;
-            return Ok("refused: no write access".into());
-        }
+    let Some(who) = allowed(state, repo, number, user, delivery).await? else {
+        return Ok("refused: no write access".into());
     };
     let db = &state.app.ctx.db;
     let open = kiln_store::memory::open_proposal(db, task).await?;
