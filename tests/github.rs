@@ -234,12 +234,33 @@ async fn a_change_on_a_github_project_is_one_pull_request_with_a_check_per_stage
     assert_eq!(body["host"], "github");
     assert_eq!(body["repository"], "acme/ledger");
     assert_eq!(body["commit"], gh.refs("acme/ledger")["refs/heads/main"]);
-    let (status, body) = bind(
-        &stack,
-        json!({"name": "fresh", "host": "github", "repository": "acme/fresh", "create": true, "visibility": "private"}),
-    )
-    .await;
-    assert_eq!(status, 201, "{body:#}");
+    // The CLI does the same, as the README shows (awaited, not blocking: the fake GitHub
+    // answers on this test's runtime).
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .args([
+            "project",
+            "bind",
+            "--name",
+            "fresh",
+            "--repository",
+            "acme/fresh",
+        ])
+        .args(["--create", "--visibility", "private"])
+        .env("KILN_API_URL", &stack.api)
+        .env("KILN_TOKEN", &stack.admin)
+        .output()
+        .await
+        .expect("run kiln");
+    let printed = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{printed}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        printed.starts_with("bound fresh to acme/fresh on GitHub"),
+        "{printed}"
+    );
     assert!(gh.refs("acme/fresh").contains_key("refs/heads/main"));
 
     // A change becomes one draft pull request from kiln/<task>, with its own checks, even

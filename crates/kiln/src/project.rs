@@ -1,5 +1,5 @@
-//! `kiln project ...`: attach an existing repository and see what Kiln learned about it,
-//! through the HTTP API.
+//! `kiln project ...`: attach an existing repository (or bind one on GitHub) and see what
+//! Kiln learned about it, through the HTTP API.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -19,6 +19,30 @@ pub enum Command {
         /// Branch to import; it becomes the project's base branch.
         #[arg(long, default_value = "main")]
         branch: String,
+        #[arg(long, env = "KILN_API_URL", default_value = "http://127.0.0.1:8080")]
+        api: String,
+    },
+    /// Bind a new project to a repository on GitHub (created there first with --create).
+    Bind {
+        /// Project name: lowercase letters, digits and '-'.
+        #[arg(long)]
+        name: String,
+        /// owner/name on GitHub.
+        #[arg(long)]
+        repository: String,
+        /// Create the repository (an organisation the App is installed on) instead of
+        /// binding one that exists.
+        #[arg(long)]
+        create: bool,
+        /// private or public, for a repository Kiln creates.
+        #[arg(long)]
+        visibility: Option<String>,
+        /// auto (merge once the gate approves) or on_approval (and a person approved).
+        #[arg(long, default_value = "auto")]
+        merge_policy: String,
+        /// Write each plan as a tracking issue.
+        #[arg(long)]
+        plan_as_issues: bool,
         #[arg(long, env = "KILN_API_URL", default_value = "http://127.0.0.1:8080")]
         api: String,
     },
@@ -48,6 +72,24 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 .json(&json!({"name": name, "import": {"url": url, "branch": branch}})),
             api,
         ),
+        Command::Bind {
+            name,
+            repository,
+            create,
+            visibility,
+            merge_policy,
+            plan_as_issues,
+            api,
+        } => {
+            let mut body = json!({
+                "name": name, "host": "github", "repository": repository,
+                "create": create, "merge_policy": merge_policy, "plan_as_issues": plan_as_issues,
+            });
+            if let Some(v) = visibility {
+                body["visibility"] = json!(v);
+            }
+            (http.post(format!("{api}/api/v1/projects")).json(&body), api)
+        }
         Command::Show { name, commit, api } => {
             let mut q = vec![];
             if let Some(c) = commit {
@@ -70,6 +112,14 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             &body["commit"].as_str().unwrap_or_default()
                 [..12.min(body["commit"].as_str().unwrap_or_default().len())],
             body["commits"],
+        ),
+        Command::Bind { .. } => println!(
+            "bound {} to {} on GitHub ({} mirrored as main at {}); tasks become pull requests",
+            body["name"].as_str().unwrap_or_default(),
+            body["repository"].as_str().unwrap_or_default(),
+            body["branch"].as_str().unwrap_or_default(),
+            &body["commit"].as_str().unwrap_or_default()
+                [..12.min(body["commit"].as_str().unwrap_or_default().len())],
         ),
         Command::Show { .. } => println!("{}", serde_json::to_string_pretty(&body)?),
     }
