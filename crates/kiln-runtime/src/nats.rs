@@ -27,11 +27,19 @@ fn stream_config(spec: &StreamSpec) -> stream::Config {
 }
 
 /// Creates every stream of `subjects` that does not exist yet.
+///
+/// Every service does this at boot, so on a first start several race: a create can fail
+/// because another process created the stream between our lookup and our create (NATS then
+/// answers "stream name already in use" or "subjects overlap with an existing stream"). A
+/// failed create is therefore followed by one more lookup; only a stream that is still
+/// missing is an error.
 pub async fn ensure_streams(js: &jetstream::Context, subjects: &Subjects) -> Result<(), Error> {
     for spec in subjects.streams() {
-        js.get_or_create_stream(stream_config(&spec))
-            .await
-            .map_err(|e| Error::Nats(format!("stream {}: {e}", spec.name)))?;
+        if let Err(first) = js.get_or_create_stream(stream_config(&spec)).await
+            && js.get_stream(&spec.name).await.is_err()
+        {
+            return Err(Error::Nats(format!("stream {}: {first}", spec.name)));
+        }
     }
     Ok(())
 }

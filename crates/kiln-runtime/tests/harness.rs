@@ -562,3 +562,36 @@ fn work_items_name_their_task_and_round() {
     };
     assert_eq!((item.task_id(), item.round()), ("t", 2));
 }
+
+/// Every service creates the streams at boot; on a first start they race. None may fail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn services_booting_together_all_find_the_streams() {
+    let env = TestEnv::new().await;
+    let subjects = env.subjects();
+    // One connection per service, as in production, all asking at once.
+    let mut services = Vec::new();
+    for _ in 0..8 {
+        let nats = async_nats::connect(&env.nats_url).await.expect("nats");
+        services.push(jetstream::new(nats));
+    }
+    let js = services[0].clone();
+    let start = Arc::new(tokio::sync::Barrier::new(services.len()));
+    let boots: Vec<_> = services
+        .into_iter()
+        .map(|js| {
+            let (subjects, start) = (subjects.clone(), start.clone());
+            tokio::spawn(async move {
+                start.wait().await;
+                kiln_runtime::nats::ensure_streams(&js, &subjects).await
+            })
+        })
+        .collect();
+    for boot in boots {
+        boot.await
+            .expect("join")
+            .expect("the streams exist for every booting service");
+    }
+    for spec in subjects.streams() {
+        js.get_stream(&spec.name).await.expect("created");
+    }
+}
