@@ -83,6 +83,22 @@ pub fn inline(text: &str) -> String {
     out
 }
 
+/// Untrusted text as one inline code span: Markdown is not read inside it, so nothing is
+/// escaped (a backslash would show); only backticks, which would end the span, and line
+/// breaks are replaced.
+pub fn code(text: &str) -> String {
+    let text: String = text
+        .chars()
+        .map(|c| match c {
+            '`' => '\'',
+            '\n' | '\r' => ' ',
+            c => c,
+        })
+        .filter(|c| !c.is_control())
+        .collect();
+    format!("`{}`", text.trim())
+}
+
 fn cut(text: String) -> String {
     if text.len() <= MAX_TEXT {
         return text;
@@ -161,9 +177,9 @@ fn test_summary(run: &TestRun) -> String {
             (false, None) => "killed".to_owned(),
         };
         s.push_str(&format!(
-            "\n- {} `{}`: {outcome} in {:.1} s",
+            "\n- {} {}: {outcome} in {:.1} s",
             c.phase,
-            inline(&c.command).replace('`', "'"),
+            code(&c.command),
             c.duration_ms as f64 / 1000.0
         ));
     }
@@ -369,7 +385,7 @@ pub fn checks(view: &TaskView) -> Vec<CheckRunWrite> {
                 Some("success"),
                 output(
                     "Deployed and verified",
-                    format!("Live at {} on target `{}`.", d.url, inline(&d.target)),
+                    format!("Live at {} on target {}.", d.url, code(&d.target)),
                 ),
             ))
         }
@@ -381,8 +397,8 @@ pub fn checks(view: &TaskView) -> Vec<CheckRunWrite> {
             output(
                 format!("Deployment {}", d.status),
                 format!(
-                    "Verification failed on target `{}`: {}",
-                    inline(&d.target),
+                    "Verification failed on target {}: {}",
+                    code(&d.target),
                     fenced(&d.verification.to_string())
                 ),
             ),
@@ -481,14 +497,7 @@ fn reasons(g: &GateDecision) -> String {
     }
     g.reasons
         .iter()
-        .map(|r| {
-            format!(
-                "- **{}** `{}`: {}",
-                r.kind,
-                inline(&r.code),
-                inline(&r.message)
-            )
-        })
+        .map(|r| format!("- **{}** {}: {}", r.kind, code(&r.code), inline(&r.message)))
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -683,7 +692,7 @@ mod tests {
         assert!(
             gate.output
                 .summary
-                .contains("- **info** `tests\\_passed`: all green")
+                .contains("- **info** `tests_passed`: all green")
         );
         let deploy = c.iter().find(|c| c.name == names::DEPLOYMENT).unwrap();
         assert_eq!(deploy.status, "in_progress");
@@ -704,6 +713,15 @@ mod tests {
         v.task.status_reason = Some("sandbox broke".into());
         let c = checks(&v);
         assert!(c.is_empty(), "a stage never reached reports nothing: {c:?}");
+    }
+
+    #[test]
+    fn a_code_span_holds_any_text_without_escapes() {
+        assert_eq!(
+            code("cargo test --all_features"),
+            "`cargo test --all_features`"
+        );
+        assert_eq!(code("a`b\nc"), "`a'b c`");
     }
 
     #[test]
